@@ -91,15 +91,24 @@ func (ca *CA) Issue(t testing.TB, attrs certattrs.Attrs, opts Opts) *Leaf {
 		if attrs.Client.UUID == "" {
 			attrs.Client.UUID = uuid.NewString()
 		}
+		if attrs.Client.Name == "" {
+			attrs.Client.Name = "test-client"
+		}
 		id, name = attrs.Client.UUID, attrs.Client.Name
 	case attrs.Server != nil:
 		if attrs.Server.UUID == "" {
 			attrs.Server.UUID = uuid.NewString()
 		}
+		if attrs.Server.Name == "" {
+			attrs.Server.Name = "test-server"
+		}
 		id, name = attrs.Server.UUID, attrs.Server.Name
 	case attrs.Relay != nil:
 		if attrs.Relay.UUID == "" {
 			attrs.Relay.UUID = uuid.NewString()
+		}
+		if attrs.Relay.Name == "" {
+			attrs.Relay.Name = "test-relay"
 		}
 		id, name = attrs.Relay.UUID, attrs.Relay.Name
 	}

@@ -107,8 +107,8 @@ type PortRange struct{ First, Last uint16 }
 // Schedule limits when a client may connect: on Days, between From and To (wrapping past
 // midnight when To < From), in the IANA time zone TZ.
 type Schedule struct {
-	TZ   string   `json:"tz"`   // IANA name, e.g. "Europe/Paris"
-	Days []string `json:"days"` // "mon".."sun"; empty = every day
-	From string   `json:"from"` // "HH:MM"
-	To   string   `json:"to"`   // "HH:MM"
+	TZ   string   `json:"tz"`             // IANA name, e.g. "Europe/Paris"
+	Days []string `json:"days,omitempty"` // "mon".."sun"; empty = every day
+	From string   `json:"from"`           // "HH:MM"
+	To   string   `json:"to"`             // "HH:MM"
 }
