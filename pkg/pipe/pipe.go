@@ -4,15 +4,162 @@ package pipe
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 )
 
-// CONTRACT STUB: bodies are replaced by the implementation.
+// bufferSize is the size of the pooled copy buffers.
+const bufferSize = 32 << 10
 
-// Join copies a→b and b→a until both directions end or ctx is done. When one direction reaches
-// EOF it half-closes the other side's write (CloseWrite when the conn has it, otherwise
-// closes it after a grace period) so half-closed protocols work. Connection resets and closed
-// connections count as normal endings; Join closes both conns before returning.
+// bufPool holds *[]byte of bufferSize, shared by every Join.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, bufferSize)
+	return &b
+}}
+
+// lingerTimeout is how long the remaining direction may stay silent once the other direction
+// has ended with an EOF that could not be passed on (the destination has no CloseWrite). It is
+// a variable so tests can shorten it.
+var lingerTimeout = 5 * time.Second
+
+// closeWriter is implemented by conns that can half-close: *net.TCPConn, *net.UnixConn,
+// *tls.Conn (which sends close_notify).
+type closeWriter interface {
+	CloseWrite() error
+}
+
+// Join copies a→b and b→a until both directions end or ctx is done, then closes both conns and
+// returns the bytes copied each way.
+//
+// When a direction reads EOF from its source it half-closes the destination with CloseWrite, if
+// the destination has one, and the other direction carries on until it ends too, however long
+// that takes (TCP semantics; a dead peer is found by TCP or multiplexer keepalives, or by ctx).
+// A destination without CloseWrite cannot be told about the EOF, so the peer would never finish:
+// the other direction then carries on only while it moves data, and ends once it has been
+// silent (no read or write completes) for a linger of 5 seconds. Give stream types whose Close
+// is a half-close (a yamux stream) a CloseWrite method to avoid that.
+//
+// An error in either direction closes both conns at once. Connection resets, broken pipes,
+// EOFs and closed connections (errors.Is io.EOF, net.ErrClosed, syscall.ECONNRESET,
+// syscall.EPIPE, syscall.ECONNABORTED, io.ErrClosedPipe) are normal endings and yield a nil
+// err; if ctx ends the join first, err is ctx.Err(); otherwise err is the first other error,
+// naming the direction. Errors of a direction that was cut short by Join closing the conns are
+// not reported.
 func Join(ctx context.Context, a, b net.Conn) (aToB, bToA int64, err error) {
-	return 0, 0, errors.New("stub")
+	var linger atomic.Bool
+	ab := &copier{dir: "a→b", src: a, dst: b, linger: &linger}
+	ba := &copier{dir: "b→a", src: b, dst: a, linger: &linger}
+	done := make(chan *copier, 2)
+	go ab.run(done)
+	go ba.run(done)
+
+	closed := false
+	closeBoth := func() {
+		if !closed {
+			closed = true
+			a.Close()
+			b.Close()
+		}
+	}
+	ctxDone := ctx.Done()
+	for pending := 2; pending > 0; {
+		select {
+		case c := <-done:
+			pending--
+			switch {
+			case closed:
+				// Cut short by our own close: its error is a consequence, not news.
+			case c.err == nil && pending > 0:
+				// EOF: pass it on and let the other direction finish.
+				if cw, ok := c.dst.(closeWriter); ok && cw.CloseWrite() == nil {
+					continue
+				}
+				linger.Store(true)
+				deadline := time.Now().Add(lingerTimeout)
+				c.dst.SetReadDeadline(deadline)  // the other direction's source
+				c.src.SetWriteDeadline(deadline) // the other direction's destination
+			case c.err != nil:
+				if !c.normal() {
+					err = c.err
+				}
+				closeBoth()
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			if !closed {
+				err = ctx.Err()
+				closeBoth()
+			}
+		}
+	}
+	closeBoth()
+	return ab.n, ba.n, err
+}
+
+// copier is one direction of a Join: it copies src to dst until src reads EOF or either fails.
+type copier struct {
+	dir      string
+	src, dst net.Conn
+	linger   *atomic.Bool // shared by both directions: set once the other direction has ended
+
+	n   int64 // bytes written to dst; read by Join after run returns
+	err error // nil when src reached EOF
+}
+
+func (c *copier) run(done chan<- *copier) {
+	defer func() { done <- c }()
+	// A plain Read/Write loop over a pooled buffer. io.Copy would hand TCP conns to
+	// ReadFrom/WriteTo, which allocate their own buffer or use splice(2); splice measured
+	// slower on loopback (BenchmarkJoin) and our pairs are TCP and a stream anyway.
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		if c.linger.Load() {
+			deadline := time.Now().Add(lingerTimeout)
+			c.src.SetReadDeadline(deadline)
+			c.dst.SetWriteDeadline(deadline)
+		}
+		nr, rerr := c.src.Read(buf)
+		if nr > 0 {
+			nw, werr := c.dst.Write(buf[:nr])
+			c.n += int64(nw)
+			if werr == nil && nw < nr {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				c.err = fmt.Errorf("pipe %s: write: %w", c.dir, werr)
+				return
+			}
+		}
+		if rerr != nil {
+			if !errors.Is(rerr, io.EOF) {
+				c.err = fmt.Errorf("pipe %s: read: %w", c.dir, rerr)
+			}
+			return
+		}
+	}
+}
+
+// normal reports whether c ended in a way that is a normal end of a connection.
+func (c *copier) normal() bool {
+	return isNormalEnd(c.err) || (c.linger.Load() && errors.Is(c.err, os.ErrDeadlineExceeded))
+}
+
+// isNormalEnd reports whether err is how a connection normally ends: an EOF, a reset, a broken
+// pipe, or a closed connection.
+func isNormalEnd(err error) bool {
+	return err == nil ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.ErrClosedPipe) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED)
 }

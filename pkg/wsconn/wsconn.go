@@ -3,17 +3,17 @@
 package wsconn
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"net"
-	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// CONTRACT STUB: bodies are replaced by the implementation.
 
 // Defaults for Options.
 const (
@@ -22,43 +22,284 @@ const (
 	DefaultReadLimit    = 1 << 20
 )
 
+// closeGrace bounds the best-effort close frame on Close, and how long Splice waits for the
+// second side to answer a forwarded close.
+const closeGrace = time.Second
+
 // Options tune a connection. The zero value means the defaults.
 type Options struct {
-	PingInterval time.Duration // how often to ping the peer
-	IdleTimeout  time.Duration // a peer silent this long (no data, ping or pong) is dead
-	ReadLimit    int64         // largest message accepted
+	// PingInterval is how often to ping the peer. Zero means DefaultPingInterval; negative
+	// disables pings.
+	PingInterval time.Duration
+	// IdleTimeout: a peer silent this long (no data, ping or pong) is dead. Reads fail with
+	// ErrIdleTimeout and the connection is closed. Keep it well above PingInterval plus a round
+	// trip. Zero means DefaultIdleTimeout; negative disables it.
+	IdleTimeout time.Duration
+	// ReadLimit is the largest message accepted; a larger one fails the read with
+	// websocket.ErrReadLimit and closes with status 1009. Zero means DefaultReadLimit; negative
+	// means no limit.
+	ReadLimit int64
 }
 
-// Conn is a WebSocket as a net.Conn.
-type Conn struct{}
+func (o Options) withDefaults() Options {
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.ReadLimit == 0 {
+		o.ReadLimit = DefaultReadLimit
+	}
+	return o
+}
+
+// apply sets ws's read limit and returns its liveness keeper (idle deadline, ping and pong
+// handlers).
+func (o Options) apply(ws *websocket.Conn) *liveness {
+	if o.ReadLimit > 0 {
+		ws.SetReadLimit(o.ReadLimit)
+	} else {
+		ws.SetReadLimit(0)
+	}
+	return newLiveness(ws, o.IdleTimeout)
+}
+
+// pingWait is how long a ping may wait to be written: a peer that takes nothing for an idle
+// timeout is dead anyway.
+func (o Options) pingWait() time.Duration {
+	if o.IdleTimeout > 0 {
+		return o.IdleTimeout
+	}
+	return o.PingInterval
+}
+
+// Conn is a WebSocket as a net.Conn: each Write is sent as one binary message; Read returns the
+// payloads of the received binary messages as one byte stream.
+//
+// Read and Write may be called concurrently with each other and with Close and the deadline
+// setters; concurrent Reads (or Writes) are serialized. A close frame with status 1000 (normal
+// closure) or 1001 (going away) reads as io.EOF; any other close status or a text message is
+// an error.
+//
+// Deadlines: the read deadline in effect is the earlier of the caller's (SetReadDeadline) and
+// the idle deadline (last frame from the peer + IdleTimeout). An expired caller deadline fails
+// the read with an error wrapping os.ErrDeadlineExceeded; an expired idle deadline with one
+// wrapping ErrIdleTimeout, and then the connection is closed. The write deadline applies to
+// pending and future Writes. Unlike a TCP conn, a WebSocket cannot resume after a read or write
+// timed out mid-frame (gorilla keeps the error): treat a timeout as the end of that direction.
+//
+// Pings and pongs are processed by Read, so liveness is judged only while someone reads (a
+// yamux session always does); the idle clock restarts when a Read begins.
+type Conn struct {
+	ws   *websocket.Conn
+	nc   net.Conn // ws.NetConn(): deadlines and addresses
+	live *liveness
+	ping *pinger
+
+	readMu  sync.Mutex
+	r       io.Reader // current message; nil between messages
+	readErr error     // sticky: gorilla panics on repeated reads of a failed conn
+
+	writeMu sync.Mutex
+
+	wdMu    sync.Mutex
+	wd      time.Time   // the caller's write deadline
+	wdTimer *time.Timer // re-applies wd when it expires, see SetWriteDeadline
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	dead      atomic.Pointer[error] // set when the idle timeout closed the connection
+}
 
 var _ net.Conn = (*Conn)(nil)
 
-// New wraps ws and starts its pinger; Close stops it and closes ws.
-func New(ws *websocket.Conn, opts Options) *Conn { return &Conn{} }
-
-func (c *Conn) Read(p []byte) (int, error)         { return 0, errors.New("stub") }
-func (c *Conn) Write(p []byte) (int, error)        { return 0, errors.New("stub") }
-func (c *Conn) Close() error                       { return nil }
-func (c *Conn) LocalAddr() net.Addr                { return nil }
-func (c *Conn) RemoteAddr() net.Addr               { return nil }
-func (c *Conn) SetDeadline(t time.Time) error      { return nil }
-func (c *Conn) SetReadDeadline(t time.Time) error  { return nil }
-func (c *Conn) SetWriteDeadline(t time.Time) error { return nil }
-
-// Dial opens a WebSocket to url with the given request header and outer TLS config.
-// The returned response is non-nil whenever the server answered (also on a refusal, with its
-// body read and closed) so callers can report the status and the Sentinel-Deny code.
-func Dial(ctx context.Context, url string, header http.Header, tlsConfig *tls.Config) (*websocket.Conn, *http.Response, error) {
-	return nil, nil, errors.New("stub")
+// New wraps ws and starts its pinger; Close stops it and closes ws. New takes ws over: it sets
+// the read limit, the read deadline and the ping and pong handlers (keeping the default of
+// answering pings); the caller must not use ws afterwards.
+func New(ws *websocket.Conn, opts Options) *Conn {
+	opts = opts.withDefaults()
+	c := &Conn{ws: ws, nc: ws.NetConn()}
+	c.live = opts.apply(ws)
+	c.ping = startPinger(opts.PingInterval, opts.pingWait(), ws)
+	return c
 }
 
-// Upgrader returns the upgrader every role uses to accept WebSockets (buffer sizes, pool).
-func Upgrader() *websocket.Upgrader { return &websocket.Upgrader{} }
+// Read reads payload bytes of binary messages, moving on to the next message when one is
+// drained; empty messages are skipped.
+func (c *Conn) Read(p []byte) (int, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.live.touch()
+	for {
+		if c.r == nil {
+			typ, r, err := c.ws.NextReader()
+			if err != nil {
+				c.readErr = c.readError(err)
+				return 0, c.readErr
+			}
+			if typ != websocket.BinaryMessage {
+				_ = c.ws.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(websocket.CloseUnsupportedData, "binary messages only"),
+					time.Now().Add(closeGrace))
+				c.readErr = fmt.Errorf("websocket read: unexpected message type %d", typ)
+				return 0, c.readErr
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if err == io.EOF {
+			c.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err != nil {
+			c.readErr = c.readError(err)
+			return n, c.readErr
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
 
-// Splice copies messages a→b and b→a, preserving message type and boundaries without
-// holding a whole message, pinging both sides, until either side ends or ctx is done; then it
-// closes both. It returns the payload bytes copied each way.
-func Splice(ctx context.Context, a, b *websocket.Conn, opts Options) (aToB, bToA int64, err error) {
-	return 0, 0, errors.New("stub")
+// readError maps a gorilla read error to what Read reports.
+func (c *Conn) readError(err error) error {
+	switch {
+	case c.closed.Load():
+		return net.ErrClosed
+	case c.dead.Load() != nil:
+		return *c.dead.Load()
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway):
+		return io.EOF
+	case isTimeout(err):
+		if c.live.userExpired() {
+			return fmt.Errorf("websocket read: %w", os.ErrDeadlineExceeded)
+		}
+		e := fmt.Errorf("websocket read: %w", ErrIdleTimeout)
+		c.dead.CompareAndSwap(nil, &e)
+		c.nc.Close() // unblock a writer stuck on the dead peer
+		return e
+	default:
+		return fmt.Errorf("websocket read: %w", err)
+	}
+}
+
+// Write sends p as one binary message. A zero-length p sends nothing.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	if e := c.dead.Load(); e != nil {
+		return 0, *e
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.wdMu.Lock()
+	wd := c.wd
+	c.wdMu.Unlock()
+	// gorilla applies its write deadline to the socket before every frame it writes.
+	c.ws.SetWriteDeadline(wd)
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, c.writeError(err)
+	}
+	return len(p), nil
+}
+
+func (c *Conn) writeError(err error) error {
+	switch {
+	case c.closed.Load():
+		return net.ErrClosed
+	case c.dead.Load() != nil:
+		return *c.dead.Load()
+	case isTimeout(err):
+		return fmt.Errorf("websocket write: %w", os.ErrDeadlineExceeded)
+	default:
+		return fmt.Errorf("websocket write: %w", err)
+	}
+}
+
+// Close sends a close frame (status 1000, best effort, waiting at most a second for the
+// writer), closes the underlying connection and stops the pinger. It is idempotent; pending
+// and later Reads and Writes return net.ErrClosed.
+func (c *Conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		_ = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(closeGrace))
+		if e := c.ws.Close(); e != nil && !errors.Is(e, net.ErrClosed) {
+			err = fmt.Errorf("close websocket: %w", e)
+		}
+		c.ping.stop()
+		c.wdMu.Lock()
+		if c.wdTimer != nil {
+			c.wdTimer.Stop()
+		}
+		c.wdMu.Unlock()
+	})
+	return err
+}
+
+// LocalAddr returns the local address of the underlying connection.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote address of the underlying connection.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// SetDeadline sets the read and write deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	rerr := c.SetReadDeadline(t)
+	werr := c.SetWriteDeadline(t)
+	return errors.Join(rerr, werr)
+}
+
+// SetReadDeadline sets the caller's read deadline; the idle deadline still applies, and the
+// earlier of the two wins. A zero t leaves only the idle deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	return c.live.setUser(t)
+}
+
+// SetWriteDeadline sets the deadline for pending and future Writes; zero means none.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.wdMu.Lock()
+	defer c.wdMu.Unlock()
+	c.wd = t
+	if c.wdTimer != nil {
+		c.wdTimer.Stop()
+		c.wdTimer = nil
+	}
+	if !t.IsZero() {
+		// gorilla re-applies its own copy of the deadline before each frame, and a Write
+		// in progress took that copy when it started. Setting the socket's deadline now
+		// interrupts a blocked frame; re-setting it at expiry catches a Write that was
+		// between two frames of one message when t was set.
+		c.wdTimer = time.AfterFunc(time.Until(t), func() {
+			c.wdMu.Lock()
+			defer c.wdMu.Unlock()
+			if c.wd.Equal(t) {
+				c.nc.SetWriteDeadline(t)
+			}
+		})
+	}
+	return c.nc.SetWriteDeadline(t)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
