@@ -118,6 +118,7 @@ const (
 	CodeBadRequest    = "bad_request"
 	CodeDialFailed    = "dial_failed"
 	CodeDraining      = "draining"
+	CodeInternal      = "internal"
 )
 
 // DenyError is a typed refusal: one value drives the HTTP status, the status line, the audit

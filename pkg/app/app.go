@@ -1,0 +1,215 @@
+// Package app assembles a running process from a config file: logging, identity, audit trail,
+// metrics, revocation list, and the role its certificate names.
+package app
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/sentinel-zt/sentinel/pkg/audit"
+	"github.com/sentinel-zt/sentinel/pkg/certattrs"
+	"github.com/sentinel-zt/sentinel/pkg/client"
+	"github.com/sentinel-zt/sentinel/pkg/config"
+	"github.com/sentinel-zt/sentinel/pkg/identity"
+	"github.com/sentinel-zt/sentinel/pkg/logging"
+	"github.com/sentinel-zt/sentinel/pkg/metrics"
+	"github.com/sentinel-zt/sentinel/pkg/relay"
+	"github.com/sentinel-zt/sentinel/pkg/revoke"
+	"github.com/sentinel-zt/sentinel/pkg/server"
+)
+
+// Run loads the config at path and runs the role its certificate names until ctx ends.
+// Log output goes to stderr.
+func Run(ctx context.Context, path string, stderr io.Writer) error {
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	log, err := logging.New(cfg.Log.Level, cfg.Log.Format, stderr)
+	if err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	defer func() { _ = log.Sync() }()
+	id, err := identity.Parse(cfg.Cert, cfg.Key, cfg.CA)
+	if err != nil {
+		return fmt.Errorf("certificate: %w", err)
+	}
+	p := &process{cfg: cfg, log: log, stderr: stderr, store: identity.NewStore(id)}
+	return p.run(ctx)
+}
+
+type process struct {
+	cfg    *config.Config
+	log    *zap.Logger
+	stderr io.Writer
+	store  *identity.Store
+	crl    *revoke.List
+}
+
+func (p *process) run(ctx context.Context) error {
+	id := p.store.Load()
+	role := id.Attrs.Role()
+	// Audit events must not depend on the log level: with no audit file they go to stderr
+	// in the log's format, always at info.
+	auditFallback, err := logging.New("info", p.cfg.Log.Format, p.stderr)
+	if err != nil {
+		return fmt.Errorf("log: %w", err)
+	}
+	auditLog, auditCloser, err := audit.Open(p.cfg.Audit.Path, auditFallback)
+	if err != nil {
+		return fmt.Errorf("audit.path: %w", err)
+	}
+	defer auditCloser.Close()
+	aud := audit.New(auditLog, string(role), id.Attrs.UUID(), id.Attrs.Name())
+	p.log.Info("starting", zap.String("role", string(role)), zap.String("name", id.Attrs.Name()),
+		zap.String("uuid", id.Attrs.UUID()), zap.Time("cert_expires", id.Leaf.NotAfter))
+
+	if p.cfg.CRL != "" {
+		p.crl, err = revoke.New(p.cfg.CRL, func() *x509.Certificate { return p.store.Load().CA }, revoke.Options{Log: p.log.Named("crl")})
+		if err != nil {
+			return fmt.Errorf("crl: %w", err)
+		}
+	}
+	reg := metrics.NewRegistry()
+
+	g, ctx := errgroup.WithContext(ctx)
+	if p.crl != nil {
+		g.Go(func() error { return p.crl.Run(ctx) })
+	}
+	g.Go(func() error { p.reloadOnSignal(ctx); return nil })
+
+	var health metrics.Health
+	switch role {
+	case certattrs.RoleRelay:
+		r, err := relay.New(relay.Config{
+			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
+			BehindProxy:        p.cfg.Relay.BehindProxy,
+			BindTimeout:        p.cfg.Relay.BindTimeout,
+			HandshakeTimeout:   p.cfg.Relay.HandshakeTimeout,
+			MaxSessionsPerCert: p.cfg.Relay.MaxSessionsPerCert,
+			MaxPendingOpens:    p.cfg.Relay.MaxPendingOpens,
+			MaxServerChannels:  p.cfg.Relay.MaxServerChannels,
+		})
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", p.cfg.Relay.Listen)
+		if err != nil {
+			return fmt.Errorf("relay.listen: %w", err)
+		}
+		health = metrics.Health{Ready: r.Ready, Status: func() any { return r.Status() }}
+		g.Go(func() error { return r.Serve(ctx, ln) })
+	case certattrs.RoleServer:
+		s, err := server.New(server.Config{
+			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
+			DialTimeout:          p.cfg.Server.DialTimeout,
+			MaxStreamsPerSession: p.cfg.Server.MaxStreamsPerSession,
+			MaxSessionsPerCert:   p.cfg.Server.MaxSessionsPerCert,
+		})
+		if err != nil {
+			return err
+		}
+		var direct net.Listener
+		if addr := directAddr(p.cfg, id.Attrs.Server); addr != "" {
+			if direct, err = net.Listen("tcp", addr); err != nil {
+				return fmt.Errorf("server.listen: %w", err)
+			}
+		}
+		health = metrics.Health{Ready: s.Ready, Status: func() any { return s.Status() }}
+		g.Go(func() error { return s.Serve(ctx, direct) })
+	case certattrs.RoleClient:
+		c, err := client.New(client.Config{
+			Identity: p.store, Log: p.log, Audit: aud, Registry: reg,
+			ListenHost:  p.cfg.Client.ListenHost,
+			Direct:      p.cfg.Client.Direct,
+			WaitSession: p.cfg.Client.WaitSession,
+		})
+		if err != nil {
+			return err
+		}
+		ln, err := c.Listen()
+		if err != nil {
+			return err
+		}
+		health = metrics.Health{Ready: c.Ready, Status: func() any { return c.Status() }}
+		g.Go(func() error { return c.Serve(ctx, ln) })
+	default:
+		return fmt.Errorf("certificate has no role")
+	}
+
+	if p.cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", p.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		g.Go(func() error { return metrics.Serve(ctx, ln, metrics.Handler(reg, health)) })
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	p.log.Info("stopped")
+	return err
+}
+
+// directAddr is where a server with a direct port in its certificate listens.
+func directAddr(cfg *config.Config, self *certattrs.Server) string {
+	if cfg.Server.Listen != "" {
+		return cfg.Server.Listen
+	}
+	if self.Port == 0 {
+		return ""
+	}
+	return net.JoinHostPort("", strconv.Itoa(self.Port))
+}
+
+// reloadOnSignal re-reads certificate, key, CA and CRL on SIGHUP. A reload that fails keeps
+// the running state and says why.
+func (p *process) reloadOnSignal(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := p.reload(); err != nil {
+				p.log.Error("reload failed; keeping the running certificate", zap.Error(err))
+				continue
+			}
+			p.log.Info("reloaded", zap.Time("cert_expires", p.store.Load().Leaf.NotAfter))
+		}
+	}
+}
+
+func (p *process) reload() error {
+	certPEM, keyPEM, caPEM, err := p.cfg.ReadPEM()
+	if err != nil {
+		return err
+	}
+	id, err := identity.Parse(certPEM, keyPEM, caPEM)
+	if err != nil {
+		return err
+	}
+	if err := p.store.Replace(id); err != nil {
+		return err
+	}
+	if p.crl != nil {
+		if err := p.crl.Reload(); err != nil {
+			return fmt.Errorf("crl: %w", err)
+		}
+	}
+	return nil
+}

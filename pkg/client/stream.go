@@ -1,0 +1,113 @@
+package client
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"go.uber.org/zap"
+
+	"github.com/sentinel-zt/sentinel/pkg/audit"
+	"github.com/sentinel-zt/sentinel/pkg/pipe"
+	"github.com/sentinel-zt/sentinel/pkg/tunnel"
+)
+
+// statusConn is the client's side of a stream: its first read consumes the server's status
+// line, so local data can flow toward the server before the answer arrives (saving a round
+// trip) while nothing reaches the local peer unless the server said ok. When the stream fails
+// for any reason other than a clean end, the local TCP connection is set to reset on close so
+// the application sees an error, never a truncated transfer that looks complete.
+type statusConn struct {
+	*yamux.Stream
+	local *net.TCPConn
+
+	once   sync.Once
+	status error // the server's refusal, or a failure reading the status
+}
+
+func (s *statusConn) Read(p []byte) (int, error) {
+	s.once.Do(func() {
+		s.status = tunnel.ReadStatus(s.Stream)
+		if s.status != nil {
+			s.abortLocal()
+		}
+	})
+	if s.status != nil {
+		return 0, s.status
+	}
+	n, err := s.Stream.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		s.abortLocal()
+	}
+	return n, err
+}
+
+func (s *statusConn) CloseWrite() error { return s.Stream.Close() }
+
+func (s *statusConn) abortLocal() {
+	if s.local != nil {
+		_ = s.local.SetLinger(0)
+	}
+}
+
+// handle carries one local connection through the session.
+func (c *Client) handle(local net.Conn) {
+	defer local.Close()
+	start := time.Now()
+	sess, err := c.session(c.ctx)
+	if err != nil {
+		c.refuseLocal(local, "", err)
+		return
+	}
+	stream, err := sess.mux.OpenStream()
+	if err != nil {
+		// The session died between the check and the open; one retry on whatever replaces it.
+		if sess, err = c.session(c.ctx); err == nil {
+			stream, err = sess.mux.OpenStream()
+		}
+		if err != nil {
+			c.refuseLocal(local, "", err)
+			return
+		}
+	}
+	tcp, _ := local.(*net.TCPConn)
+	sc := &statusConn{Stream: stream, local: tcp}
+	c.metrics.streamsActive.Inc()
+	c.metrics.streamsTotal.Inc()
+	defer c.metrics.streamsActive.Dec()
+	up, down, err := pipe.Join(c.ctx, local, sc)
+	c.metrics.bytes.WithLabelValues("local_to_server").Add(float64(up))
+	c.metrics.bytes.WithLabelValues("server_to_local").Add(float64(down))
+	fields := []zap.Field{
+		zap.String(audit.FieldSession, sess.id),
+		zap.Uint32("stream", stream.StreamID()),
+		zap.String(audit.FieldRemoteAddr, local.RemoteAddr().String()),
+		zap.Int64(audit.FieldBytesIn, down), zap.Int64(audit.FieldBytesOut, up),
+		zap.Duration(audit.FieldDuration, time.Since(start)),
+	}
+	var deny *tunnel.DenyError
+	if errors.As(sc.status, &deny) {
+		c.metrics.streamDenials.WithLabelValues(deny.Code).Inc()
+		c.log.Warn("server refused the connection", append(fields, zap.String("reason", deny.Code), zap.String("detail", deny.Reason))...)
+		c.audit.Log(audit.StreamOpen, append(fields, zap.String(audit.FieldDecision, "deny"),
+			zap.String(audit.FieldReason, deny.Code), zap.String(audit.FieldDetail, deny.Reason))...)
+		return
+	}
+	if err != nil {
+		fields = append(fields, zap.String(audit.FieldDetail, err.Error()))
+		c.log.Warn("connection ended with an error", fields...)
+	}
+	c.audit.Log(audit.StreamClose, fields...)
+}
+
+// refuseLocal resets a local connection that cannot be carried.
+func (c *Client) refuseLocal(local net.Conn, session string, err error) {
+	if tcp, ok := local.(*net.TCPConn); ok {
+		_ = tcp.SetLinger(0)
+	}
+	c.metrics.streamDenials.WithLabelValues(tunnel.CodeServerOffline).Inc()
+	c.log.Warn("cannot carry local connection", zap.String("session", session), zap.Error(err))
+}

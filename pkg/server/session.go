@@ -1,0 +1,253 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"go.uber.org/zap"
+
+	"github.com/sentinel-zt/sentinel/pkg/audit"
+	"github.com/sentinel-zt/sentinel/pkg/certattrs"
+	"github.com/sentinel-zt/sentinel/pkg/tlsconf"
+	"github.com/sentinel-zt/sentinel/pkg/tunnel"
+)
+
+// session is one end-to-end TLS session with a client.
+type session struct {
+	id      string
+	via     string // relay name, or "direct"
+	leaf    *x509.Certificate
+	client  *certattrs.Client
+	started time.Time
+	mux     *yamux.Session
+	streams atomic.Int64
+
+	closeOnce   sync.Once
+	reason      string      // why the server ended it, for the audit trail
+	stopOnClose func() bool // unhooks the session from the server's shutdown
+}
+
+// end closes the session for reason; the first reason wins.
+func (ss *session) end(reason string) {
+	ss.closeOnce.Do(func() {
+		ss.reason = reason
+		_ = ss.mux.Close()
+	})
+}
+
+// serveSession runs the end-to-end TLS session over conn and serves its streams until it ends.
+func (s *Server) serveSession(conn net.Conn, id, via string) {
+	defer conn.Close()
+	start := time.Now()
+	var denied error // the policy refusal, if the handshake failed on it
+	cfg := tlsconf.Server(s.cfg.Identity.GetCertificate, s.cfg.Identity.Roots, func(leaf *x509.Certificate, attrs certattrs.Attrs) error {
+		denied = s.admit(leaf, attrs)
+		return denied
+	})
+	tconn := tls.Server(conn, cfg)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	err := tconn.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		code, detail := tunnel.CodeBadChain, err.Error()
+		if denied != nil {
+			code = tunnel.DenyCode(denied, tunnel.CodeNotAllowed)
+		} else if ctx.Err() != nil && s.ctx.Err() == nil {
+			code = tunnel.CodeBadRequest
+			detail = "end-to-end handshake timed out"
+		}
+		s.metrics.authFailures.WithLabelValues(code).Inc()
+		s.audit.Log(audit.AuthDeny,
+			zap.String(audit.FieldSession, id),
+			zap.String("via", via),
+			zap.String(audit.FieldRemoteAddr, conn.RemoteAddr().String()),
+			zap.String(audit.FieldDecision, "deny"),
+			zap.String(audit.FieldReason, code),
+			zap.String(audit.FieldDetail, detail))
+		_ = tconn.Close()
+		return
+	}
+	leaf := tconn.ConnectionState().PeerCertificates[0]
+	attrs, err := certattrs.Decode(leaf)
+	if err != nil || attrs.Client == nil { // admitted moments ago: cannot happen
+		_ = tconn.Close()
+		return
+	}
+	serial := leaf.SerialNumber.Text(16)
+	if !s.acquireCert(serial) {
+		s.metrics.authFailures.WithLabelValues(tunnel.CodeLimit).Inc()
+		s.audit.Log(audit.AuthDeny, s.peerFields(id, via, leaf, attrs.Client,
+			zap.String(audit.FieldDecision, "deny"), zap.String(audit.FieldReason, tunnel.CodeLimit),
+			zap.String(audit.FieldDetail, "certificate holds its maximum of sessions"))...)
+		_ = tconn.Close()
+		return
+	}
+	defer s.releaseCert(serial)
+
+	mux, err := yamux.Server(tconn, tunnel.MuxConfig())
+	if err != nil {
+		_ = tconn.Close()
+		return
+	}
+	ss := &session{id: id, via: via, leaf: leaf, client: attrs.Client, started: s.cfg.Now(), mux: mux}
+	if !s.addSession(ss) {
+		_ = mux.Close()
+		return
+	}
+	defer s.removeSession(ss)
+	s.metrics.setupSeconds.Observe(time.Since(start).Seconds())
+	s.audit.Log(audit.SessionOpen, s.peerFields(id, via, leaf, attrs.Client,
+		zap.String(audit.FieldDecision, "allow"))...)
+	s.log.Info("session open", zap.String("session", id), zap.String("client", attrs.Client.Name), zap.String("via", via))
+
+	for {
+		stream, err := mux.AcceptStream()
+		if err != nil {
+			break
+		}
+		if !s.goTracked(func() { s.serveStream(ss, stream) }) {
+			_ = stream.Close()
+			break
+		}
+	}
+	ss.end("closed")
+	s.audit.Log(audit.SessionClose, s.peerFields(id, via, leaf, attrs.Client,
+		zap.String(audit.FieldReason, ss.reason),
+		zap.Duration(audit.FieldDuration, s.cfg.Now().Sub(ss.started)))...)
+	s.log.Info("session closed", zap.String("session", id), zap.String("reason", ss.reason))
+}
+
+// admit is the server's policy for a client certificate that chains to the CA: it must be
+// issued for this server, not revoked, and inside its schedule now.
+func (s *Server) admit(leaf *x509.Certificate, attrs certattrs.Attrs) error {
+	c := attrs.Client
+	if c == nil {
+		return tunnel.Deny(http.StatusForbidden, tunnel.CodeWrongRole, "certificate role is %q, not client", attrs.Role())
+	}
+	if c.Server.UUID != s.self.UUID {
+		return tunnel.Deny(http.StatusForbidden, tunnel.CodeNotAllowed, "client certificate is for server %s, not this one", c.Server.UUID)
+	}
+	if s.cfg.Revoked.Revoked(leaf) {
+		return tunnel.Deny(http.StatusUnauthorized, tunnel.CodeRevoked, "client certificate %s is revoked", leaf.SerialNumber.Text(16))
+	}
+	if !c.Schedule.Allows(s.cfg.Now()) {
+		return tunnel.Deny(http.StatusForbidden, tunnel.CodeSchedule, "outside the certificate's schedule")
+	}
+	return nil
+}
+
+func (s *Server) peerFields(id, via string, leaf *x509.Certificate, c *certattrs.Client, extra ...zap.Field) []zap.Field {
+	f := []zap.Field{
+		zap.String(audit.FieldSession, id),
+		zap.String("via", via),
+		zap.String(audit.FieldPeerRole, string(certattrs.RoleClient)),
+		zap.String(audit.FieldPeerUUID, c.UUID),
+		zap.String(audit.FieldPeerName, c.Name),
+		zap.String(audit.FieldSerial, leaf.SerialNumber.Text(16)),
+	}
+	if c.User != "" {
+		f = append(f, zap.String(audit.FieldUser, c.User))
+	}
+	return append(f, extra...)
+}
+
+func (s *Server) acquireCert(serial string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perCert[serial] >= s.cfg.MaxSessionsPerCert {
+		return false
+	}
+	s.perCert[serial]++
+	return true
+}
+
+func (s *Server) releaseCert(serial string) {
+	s.mu.Lock()
+	if s.perCert[serial]--; s.perCert[serial] <= 0 {
+		delete(s.perCert, serial)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) addSession(ss *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.sessions[ss.id] = ss
+	s.metrics.sessionsActive.Inc()
+	s.metrics.sessionsTotal.Inc()
+	ss.stopOnClose = context.AfterFunc(s.ctx, func() { ss.end("shutdown") })
+	return true
+}
+
+func (s *Server) removeSession(ss *session) {
+	ss.stopOnClose()
+	s.mu.Lock()
+	if s.sessions[ss.id] == ss {
+		delete(s.sessions, ss.id)
+	}
+	s.mu.Unlock()
+	s.metrics.sessionsActive.Dec()
+}
+
+// liveSessions snapshots the sessions.
+func (s *Server) liveSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, ss)
+	}
+	return out
+}
+
+// watchRevocations ends sessions whose client certificate a CRL update revoked.
+func (s *Server) watchRevocations() {
+	if s.cfg.Revoked == nil {
+		return
+	}
+	updates, unsubscribe := s.cfg.Revoked.Subscribe()
+	defer unsubscribe()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-updates:
+			for _, ss := range s.liveSessions() {
+				if s.cfg.Revoked.Revoked(ss.leaf) {
+					s.audit.Log(audit.RevokedKill, s.peerFields(ss.id, ss.via, ss.leaf, ss.client,
+						zap.String(audit.FieldReason, tunnel.CodeRevoked))...)
+					ss.end(tunnel.CodeRevoked)
+				}
+			}
+		}
+	}
+}
+
+// enforceSchedules ends sessions (and so their streams) whose schedule window has closed.
+func (s *Server) enforceSchedules() {
+	t := time.NewTicker(s.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			now := s.cfg.Now()
+			for _, ss := range s.liveSessions() {
+				if ss.client.Schedule != nil && !ss.client.Schedule.Allows(now) {
+					ss.end(tunnel.CodeSchedule)
+				}
+			}
+		}
+	}
+}
