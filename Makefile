@@ -25,8 +25,8 @@ vet:
 test: lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-demo:
-	@echo "not yet: the tunnel is being built (see README)"
+demo: release
+	scripts/demo.sh
 
 fuzz:
 	@echo "no fuzz targets yet"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the demo and the end-to-end tests need, only when it is missing:
+#   mariadb  -> MariaDB server and client (mariadbd, mariadb-install-db, mariadb)
+#   nginx    -> nginx (a TLS-terminating proxy in front of a behind_proxy relay)
+# Usage: scripts/deps.sh mariadb [nginx ...]
+set -euo pipefail
+
+need=()
+for dep in "$@"; do
+  case "$dep" in
+    mariadb) command -v mariadbd >/dev/null && command -v mariadb >/dev/null || need+=(mariadb-server mariadb-client) ;;
+    nginx)   command -v nginx >/dev/null || need+=(nginx-light) ;;
+    *) echo "deps.sh: unknown dependency $dep" >&2; exit 2 ;;
+  esac
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root (or sudo) to install ${need[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "deps.sh: installing ${need[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+# Services must not start on install: tests run their own throwaway instances.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
