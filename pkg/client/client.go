@@ -16,6 +16,7 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/backoff"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
+	"github.com/sentinel-zt/sentinel/pkg/lifecycle"
 	"github.com/sentinel-zt/sentinel/pkg/wsconn"
 )
 
@@ -51,19 +52,15 @@ type Client struct {
 	self    certattrs.Client
 	log     *zap.Logger
 	audit   *audit.Logger
-	metrics *metrics
+	metrics *clientMetrics
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	life *lifecycle.Group // the session keeper and one goroutine per local connection
+	ctx  context.Context  // life's context: ends on Close
 
 	mu      sync.Mutex
-	closed  bool
 	current *tunnelSession // nil while there is none
 	changed chan struct{}  // closed and replaced whenever current changes
 	lastErr error          // why the last attempt failed
-
-	closeOnce sync.Once
 }
 
 // New validates cfg and builds a Client. It neither listens nor dials.
@@ -101,15 +98,15 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	life := lifecycle.New()
 	return &Client{
 		cfg:     cfg,
 		self:    self,
 		log:     cfg.Log.Named("client").With(zap.String("client", self.Name)),
 		audit:   cfg.Audit,
 		metrics: m,
-		ctx:     ctx,
-		cancel:  cancel,
+		life:    life,
+		ctx:     life.Context(),
 		changed: make(chan struct{}),
 	}, nil
 }
@@ -167,26 +164,8 @@ func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close ends the session and every stream, and waits for them. Idempotent.
 func (c *Client) Close() error {
-	c.closeOnce.Do(func() {
-		c.mu.Lock()
-		c.closed = true
-		c.mu.Unlock()
-		c.cancel()
-		c.wg.Wait()
-	})
+	c.life.Close()
 	return nil
 }
 
-func (c *Client) goTracked(f func()) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		f()
-	}()
-	return true
-}
+func (c *Client) goTracked(f func()) bool { return c.life.Go(f) }

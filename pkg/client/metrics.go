@@ -1,14 +1,12 @@
 package client
 
 import (
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sentinel-zt/sentinel/pkg/metrics"
 )
 
-const namespace, subsystem = "sentinel", "client"
-
-type metrics struct {
+type clientMetrics struct {
 	sessionsActive prometheus.Gauge
 	streamsActive  prometheus.Gauge
 	streamsTotal   prometheus.Counter
@@ -18,32 +16,16 @@ type metrics struct {
 	setupSeconds   prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	opts := func(name, help string) prometheus.Opts {
-		return prometheus.Opts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help}
+func newMetrics(reg prometheus.Registerer) (*clientMetrics, error) {
+	s := metrics.NewSet("client")
+	m := &clientMetrics{
+		sessionsActive: s.Gauge("sessions_active", "1 while a session to the server is established."),
+		streamsActive:  s.Gauge("streams_active", "Local connections being carried now."),
+		streamsTotal:   s.Counter("streams_total", "Local connections carried since start."),
+		reconnects:     s.Counter("reconnects_total", "Sessions lost and re-established."),
+		streamDenials:  s.CounterVec("stream_denials_total", "Local connections refused or not carried, by reason code.", "reason"),
+		bytes:          s.CounterVec("bytes_total", "Bytes carried, by direction.", "direction"),
+		setupSeconds:   s.Histogram("session_setup_seconds", "Time to establish a session: token, WebSocket, bind and end-to-end handshake.", 0.0005),
 	}
-	m := &metrics{
-		sessionsActive: prometheus.NewGauge(prometheus.GaugeOpts(opts("sessions_active", "1 while a session to the server is established."))),
-		streamsActive:  prometheus.NewGauge(prometheus.GaugeOpts(opts("streams_active", "Local connections being carried now."))),
-		streamsTotal:   prometheus.NewCounter(prometheus.CounterOpts(opts("streams_total", "Local connections carried since start."))),
-		reconnects:     prometheus.NewCounter(prometheus.CounterOpts(opts("reconnects_total", "Sessions lost and re-established."))),
-		streamDenials: prometheus.NewCounterVec(prometheus.CounterOpts(opts("stream_denials_total",
-			"Local connections refused or not carried, by reason code.")), []string{"reason"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts(opts("bytes_total",
-			"Bytes carried, by direction.")), []string{"direction"}),
-		setupSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: subsystem, Name: "session_setup_seconds",
-			Help:    "Time to establish a session: token, WebSocket, bind and end-to-end handshake.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.sessionsActive, m.streamsActive, m.streamsTotal, m.reconnects, m.streamDenials, m.bytes, m.setupSeconds} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-	}
-	return m, nil
+	return m, s.Register(reg)
 }

@@ -36,11 +36,11 @@ func (c *control) send(msg tunnel.Control) error {
 }
 
 func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
-	if !r.track() {
+	if !r.life.Enter() {
 		r.deny(w, req, tunnel.PathServer, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}
-	defer r.handlers.Done()
+	defer r.life.Leave()
 
 	v, err := r.verify(req, certattrs.RoleServer)
 	if err != nil {
@@ -80,7 +80,7 @@ func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
 	stop := make(chan struct{})
 	go func() {
 		select {
-		case <-r.ctx.Done():
+		case <-r.life.Context().Done():
 			_ = ctl.conn.Close()
 		case <-stop:
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/audit"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
+	"github.com/sentinel-zt/sentinel/pkg/lifecycle"
 	"github.com/sentinel-zt/sentinel/pkg/revoke"
 	"github.com/sentinel-zt/sentinel/pkg/tlsconf"
 	"github.com/sentinel-zt/sentinel/pkg/token"
@@ -65,23 +66,20 @@ type Relay struct {
 	self     certattrs.Relay
 	log      *zap.Logger
 	audit    *audit.Logger
-	metrics  *metrics
+	metrics  *relayMetrics
 	replay   *token.ReplayCache
 	upgrader *websocket.Upgrader
 
-	ctx    context.Context // ends on Close: every session and channel derives from it
-	cancel context.CancelFunc
+	// life owns the WebSocket handlers, which outlive http.Server once hijacked; its context
+	// ends on Close and every session and channel derives from it.
+	life *lifecycle.Group
 
 	mu        sync.Mutex
-	closed    bool
-	handlers  sync.WaitGroup        // WebSocket handlers, which outlive http.Server once hijacked
 	controls  map[string][]*control // by server uuid
 	nControls int
 	pending   map[string]*pendingOpen // by session id
 	sessions  map[string]*session     // by session id
 	perCert   map[string]int          // live+pending sessions by client certificate serial
-
-	closeOnce sync.Once
 }
 
 // New validates cfg and builds a Relay. It neither listens nor starts goroutines.
@@ -113,7 +111,6 @@ func New(cfg Config) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Relay{
 		cfg:      cfg,
 		self:     self,
@@ -122,8 +119,7 @@ func New(cfg Config) (*Relay, error) {
 		metrics:  m,
 		replay:   token.NewReplayCache(cfg.ReplayCacheSize),
 		upgrader: wsconn.Upgrader(),
-		ctx:      ctx,
-		cancel:   cancel,
+		life:     lifecycle.New(),
 		controls: make(map[string][]*control),
 		pending:  make(map[string]*pendingOpen),
 		sessions: make(map[string]*session),
@@ -162,7 +158,7 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: r.cfg.HandshakeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    maxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return r.ctx },
+		BaseContext:       func(net.Listener) context.Context { return r.life.Context() },
 		ErrorLog:          zap.NewStdLog(r.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
 	stop := context.AfterFunc(ctx, func() { _ = r.Close() })
@@ -170,10 +166,10 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() {
-		<-r.ctx.Done()
+		<-r.life.Context().Done()
 		_ = srv.Close()
 	})
-	wg.Go(func() { r.watchRevocations(r.ctx) })
+	wg.Go(func() { r.watchRevocations(r.life.Context()) })
 	r.log.Info("relay serving", zap.String("addr", ln.Addr().String()), zap.Bool("behind_proxy", r.cfg.BehindProxy))
 	err := srv.Serve(ln)
 	_ = r.Close()
@@ -186,25 +182,8 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 // Close stops the relay: every session and control channel is closed and their handlers have
 // returned when it does. Idempotent.
 func (r *Relay) Close() error {
-	r.closeOnce.Do(func() {
-		r.mu.Lock()
-		r.closed = true
-		r.mu.Unlock()
-		r.cancel()
-		r.handlers.Wait()
-	})
+	r.life.Close()
 	return nil
-}
-
-// track registers a WebSocket handler so Close can wait for it; false once closing.
-func (r *Relay) track() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false
-	}
-	r.handlers.Add(1)
-	return true
 }
 
 // verify checks the request's Bearer token for one of roles.

@@ -63,11 +63,11 @@ type session struct {
 }
 
 func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
-	if !r.track() {
+	if !r.life.Enter() {
 		r.deny(w, req, tunnel.PathClient, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}
-	defer r.handlers.Done()
+	defer r.life.Leave()
 	start := time.Now()
 
 	v, err := r.verify(req, certattrs.RoleClient)
@@ -110,7 +110,7 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 	}
 	r.metrics.setupSeconds.Observe(time.Since(start).Seconds())
 
-	ctx, cancel := context.WithCancel(r.ctx)
+	ctx, cancel := context.WithCancel(r.life.Context())
 	defer cancel()
 	s := &session{
 		id: id, clientLeaf: v.Leaf, serverLeaf: serverLeaf, clientName: cl.Name,
@@ -175,7 +175,7 @@ func (r *Relay) open(ctx context.Context, serverUUID, id, clientUUID string) (*w
 				_ = ws.Close()
 			}
 			return nil, nil, tunnel.Deny(499, tunnel.CodeBadRequest, "client went away")
-		case <-r.ctx.Done():
+		case <-r.life.Context().Done():
 			timer.Stop()
 			if ws, _ := p.abandon(); ws != nil {
 				_ = ws.Close()
@@ -190,11 +190,11 @@ func (r *Relay) open(ctx context.Context, serverUUID, id, clientUUID string) (*w
 }
 
 func (r *Relay) handleBind(w http.ResponseWriter, req *http.Request) {
-	if !r.track() {
+	if !r.life.Enter() {
 		r.deny(w, req, tunnel.PathBind, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}
-	defer r.handlers.Done()
+	defer r.life.Leave()
 
 	v, err := r.verify(req, certattrs.RoleServer)
 	if err != nil {

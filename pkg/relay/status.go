@@ -60,9 +60,7 @@ func (r *Relay) Status() Status {
 
 // Ready is nil while the relay serves.
 func (r *Relay) Ready() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+	if r.life.Closing() {
 		return errors.New("relay is shutting down")
 	}
 	return nil

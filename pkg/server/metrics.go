@@ -1,14 +1,12 @@
 package server
 
 import (
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sentinel-zt/sentinel/pkg/metrics"
 )
 
-const namespace, subsystem = "sentinel", "server"
-
-type metrics struct {
+type serverMetrics struct {
 	sessionsActive  prometheus.Gauge
 	sessionsTotal   prometheus.Counter
 	streamsActive   prometheus.Gauge
@@ -22,40 +20,20 @@ type metrics struct {
 	dialSeconds     prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	opts := func(name, help string) prometheus.Opts {
-		return prometheus.Opts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help}
+func newMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
+	s := metrics.NewSet("server")
+	m := &serverMetrics{
+		sessionsActive:  s.Gauge("sessions_active", "End-to-end sessions open now."),
+		sessionsTotal:   s.Counter("sessions_total", "End-to-end sessions opened since start."),
+		streamsActive:   s.Gauge("streams_active", "Streams connected to a target now."),
+		streamsTotal:    s.Counter("streams_total", "Streams connected to a target since start."),
+		relaysConnected: s.Gauge("relays_connected", "Relays this server is registered with now."),
+		reconnects:      s.Counter("relay_reconnects_total", "Relay registrations lost and retried."),
+		authFailures:    s.CounterVec("auth_failures_total", "Sessions refused, by reason code.", "reason"),
+		streamDenials:   s.CounterVec("stream_denials_total", "Streams refused, by reason code.", "reason"),
+		bytes:           s.CounterVec("bytes_total", "Bytes between clients and targets, by direction.", "direction"),
+		setupSeconds:    s.Histogram("session_setup_seconds", "Time from bind to an admitted end-to-end session.", 0.0002),
+		dialSeconds:     s.Histogram("target_dial_seconds", "Time to dial a target.", 0.0002),
 	}
-	hist := func(name, help string) prometheus.Histogram {
-		return prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: namespace, Subsystem: subsystem, Name: name, Help: help,
-			Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
-		})
-	}
-	m := &metrics{
-		sessionsActive:  prometheus.NewGauge(prometheus.GaugeOpts(opts("sessions_active", "End-to-end sessions open now."))),
-		sessionsTotal:   prometheus.NewCounter(prometheus.CounterOpts(opts("sessions_total", "End-to-end sessions opened since start."))),
-		streamsActive:   prometheus.NewGauge(prometheus.GaugeOpts(opts("streams_active", "Streams connected to a target now."))),
-		streamsTotal:    prometheus.NewCounter(prometheus.CounterOpts(opts("streams_total", "Streams connected to a target since start."))),
-		relaysConnected: prometheus.NewGauge(prometheus.GaugeOpts(opts("relays_connected", "Relays this server is registered with now."))),
-		reconnects:      prometheus.NewCounter(prometheus.CounterOpts(opts("relay_reconnects_total", "Relay registrations lost and retried."))),
-		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts(opts("auth_failures_total",
-			"Sessions refused, by reason code.")), []string{"reason"}),
-		streamDenials: prometheus.NewCounterVec(prometheus.CounterOpts(opts("stream_denials_total",
-			"Streams refused, by reason code.")), []string{"reason"}),
-		bytes: prometheus.NewCounterVec(prometheus.CounterOpts(opts("bytes_total",
-			"Bytes between clients and targets, by direction.")), []string{"direction"}),
-		setupSeconds: hist("session_setup_seconds", "Time from bind to an admitted end-to-end session."),
-		dialSeconds:  hist("target_dial_seconds", "Time to dial a target."),
-	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.sessionsActive, m.sessionsTotal, m.streamsActive, m.streamsTotal,
-		m.relaysConnected, m.reconnects, m.authFailures, m.streamDenials, m.bytes, m.setupSeconds, m.dialSeconds} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-	}
-	return m, nil
+	return m, s.Register(reg)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/backoff"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
+	"github.com/sentinel-zt/sentinel/pkg/lifecycle"
 	"github.com/sentinel-zt/sentinel/pkg/revoke"
 	"github.com/sentinel-zt/sentinel/pkg/wsconn"
 )
@@ -66,19 +67,15 @@ type Server struct {
 	self    certattrs.Server
 	log     *zap.Logger
 	audit   *audit.Logger
-	metrics *metrics
+	metrics *serverMetrics
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup // every goroutine the server starts
+	life *lifecycle.Group // every goroutine the server starts
+	ctx  context.Context  // life's context: ends on Close
 
 	mu       sync.Mutex
-	closed   bool
 	sessions map[string]*session
 	perCert  map[string]int
 	relays   map[string]*relayState // by relay uuid
-
-	closeOnce sync.Once
 }
 
 // New validates cfg and builds a Server. It neither dials nor starts goroutines.
@@ -117,15 +114,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	life := lifecycle.New()
 	s := &Server{
 		cfg:      cfg,
 		self:     self,
 		log:      cfg.Log.Named("server").With(zap.String("server", self.Name)),
 		audit:    cfg.Audit,
 		metrics:  m,
-		ctx:      ctx,
-		cancel:   cancel,
+		life:     life,
+		ctx:      life.Context(),
 		sessions: make(map[string]*session),
 		perCert:  make(map[string]int),
 		relays:   make(map[string]*relayState),
@@ -162,33 +159,15 @@ func (s *Server) Serve(ctx context.Context, direct net.Listener) error {
 		err = s.serveDirect(direct)
 	}
 	<-s.ctx.Done()
-	s.wg.Wait()
+	s.life.Close()
 	return err
 }
 
 // Close ends every session and relay registration and waits for them. Idempotent.
 func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		s.cancel()
-		s.wg.Wait()
-	})
+	s.life.Close()
 	return nil
 }
 
 // goTracked runs f on a goroutine Close waits for; false (and f not run) once closing.
-func (s *Server) goTracked(f func()) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-	return true
-}
+func (s *Server) goTracked(f func()) bool { return s.life.Go(f) }

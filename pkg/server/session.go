@@ -177,11 +177,11 @@ func (s *Server) releaseCert(serial string) {
 }
 
 func (s *Server) addSession(ss *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.life.Closing() {
 		return false
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.sessions[ss.id] = ss
 	s.metrics.sessionsActive.Inc()
 	s.metrics.sessionsTotal.Inc()

@@ -55,11 +55,11 @@ func (s *Server) Status() Status {
 // Ready is nil once the server is registered with at least one relay (or has no relays and
 // serves directly).
 func (s *Server) Ready() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.life.Closing() {
 		return errors.New("server is shutting down")
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.relays) == 0 {
 		return nil
 	}
