@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -88,6 +90,7 @@ func (p *process) run(ctx context.Context) error {
 		g.Go(func() error { return p.crl.Run(ctx) })
 	}
 	g.Go(func() error { p.reloadOnSignal(ctx); return nil })
+	g.Go(func() error { p.reloadOnChange(ctx, 2*time.Second); return nil })
 
 	var health metrics.Health
 	switch role {
@@ -100,6 +103,7 @@ func (p *process) run(ctx context.Context) error {
 			MaxSessionsPerCert: p.cfg.Relay.MaxSessionsPerCert,
 			MaxPendingOpens:    p.cfg.Relay.MaxPendingOpens,
 			MaxServerChannels:  p.cfg.Relay.MaxServerChannels,
+			ShutdownTimeout:    p.cfg.ShutdownTimeout,
 		})
 		if err != nil {
 			return err
@@ -116,6 +120,7 @@ func (p *process) run(ctx context.Context) error {
 			DialTimeout:          p.cfg.Server.DialTimeout,
 			MaxStreamsPerSession: p.cfg.Server.MaxStreamsPerSession,
 			MaxSessionsPerCert:   p.cfg.Server.MaxSessionsPerCert,
+			ShutdownTimeout:      p.cfg.ShutdownTimeout,
 		})
 		if err != nil {
 			return err
@@ -131,9 +136,10 @@ func (p *process) run(ctx context.Context) error {
 	case certattrs.RoleClient:
 		c, err := client.New(client.Config{
 			Identity: p.store, Log: p.log, Audit: aud, Registry: reg,
-			ListenHost:  p.cfg.Client.ListenHost,
-			Direct:      p.cfg.Client.Direct,
-			WaitSession: p.cfg.Client.WaitSession,
+			ListenHost:      p.cfg.Client.ListenHost,
+			Direct:          p.cfg.Client.Direct,
+			WaitSession:     p.cfg.Client.WaitSession,
+			ShutdownTimeout: p.cfg.ShutdownTimeout,
 		})
 		if err != nil {
 			return err
@@ -192,6 +198,50 @@ func (p *process) reloadOnSignal(ctx context.Context) {
 			p.log.Info("reloaded", zap.Time("cert_expires", p.store.Load().Leaf.NotAfter))
 		}
 	}
+}
+
+// reloadOnChange reloads when the certificate, key or CA file changes on disk (a renewal
+// tool replaced them), checking every interval. Inline PEM never changes.
+func (p *process) reloadOnChange(ctx context.Context, interval time.Duration) {
+	paths := []string{p.cfg.CertPath, p.cfg.KeyPath, p.cfg.CAPath}
+	last := fingerprint(paths)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := fingerprint(paths)
+		if now == last {
+			continue
+		}
+		last = now
+		if err := p.reload(); err != nil {
+			// A renewal tool may have replaced the certificate but not yet the key: the next
+			// change retries.
+			p.log.Warn("certificate files changed but do not load; keeping the running certificate", zap.Error(err))
+			continue
+		}
+		p.log.Info("certificate files changed: reloaded", zap.Time("cert_expires", p.store.Load().Leaf.NotAfter))
+	}
+}
+
+// fingerprint summarises the files' size and modification time.
+func fingerprint(paths []string) string {
+	var b strings.Builder
+	for _, path := range paths {
+		if path == "" {
+			continue
+		}
+		if fi, err := os.Stat(path); err == nil {
+			fmt.Fprintf(&b, "%s:%d:%d;", path, fi.Size(), fi.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(&b, "%s:missing;", path)
+		}
+	}
+	return b.String()
 }
 
 func (p *process) reload() error {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,13 @@ type Config struct {
 	WaitSession      time.Duration // how long a new local connection waits for a session; default 10s
 	HandshakeTimeout time.Duration // WebSocket and end-to-end TLS handshakes; default 10s
 
+	// FailbackInterval is how often a session on a less preferred route retries the better
+	// ones; default 30s.
+	FailbackInterval time.Duration
+	// ShutdownTimeout is how long open connections may finish once Serve's context ends;
+	// default 10s.
+	ShutdownTimeout time.Duration
+
 	WS             wsconn.Options
 	Backoff        backoff.Backoff // between rounds of failed attempts over every relay
 	UnreachableMax time.Duration   // cap when no relay could even be reached; default 1.5s
@@ -44,6 +52,8 @@ const (
 	DefaultWaitSession      = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultUnreachableMax   = 1500 * time.Millisecond
+	DefaultFailbackInterval = 30 * time.Second
+	DefaultShutdownTimeout  = 10 * time.Second
 )
 
 // Client is one client process's state.
@@ -61,6 +71,8 @@ type Client struct {
 	current *tunnelSession // nil while there is none
 	changed chan struct{}  // closed and replaced whenever current changes
 	lastErr error          // why the last attempt failed
+
+	activeStreams atomic.Int64
 }
 
 // New validates cfg and builds a Client. It neither listens nor dials.
@@ -78,6 +90,8 @@ func New(cfg Config) (*Client, error) {
 	setDefault(&cfg.WaitSession, DefaultWaitSession)
 	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&cfg.UnreachableMax, DefaultUnreachableMax)
+	setDefault(&cfg.FailbackInterval, DefaultFailbackInterval)
+	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -129,9 +143,14 @@ func (c *Client) Listen() (net.Listener, error) {
 }
 
 // Serve keeps a session to the server and carries every connection accepted on ln through
-// it, until ctx ends or Close is called. It closes ln and returns nil on a requested stop.
+// it, until ctx ends or Close is called. When ctx ends it stops accepting and lets open
+// connections finish for up to ShutdownTimeout. It returns nil on a requested stop.
 func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+	stopping := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		close(stopping)
+		_ = ln.Close()
+	})
 	defer stop()
 	closeLn := context.AfterFunc(c.ctx, func() { _ = ln.Close() })
 	defer closeLn()
@@ -144,7 +163,7 @@ func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
 	for {
 		conn, aerr := ln.Accept()
 		if aerr != nil {
-			if c.ctx.Err() == nil {
+			if c.ctx.Err() == nil && ctx.Err() == nil {
 				var ne net.Error
 				if errors.As(aerr, &ne) && ne.Timeout() {
 					continue
@@ -158,8 +177,31 @@ func (c *Client) Serve(ctx context.Context, ln net.Listener) error {
 			break
 		}
 	}
+	select {
+	case <-stopping:
+		c.waitStreams(c.cfg.ShutdownTimeout)
+	default:
+	}
 	_ = c.Close()
 	return err
+}
+
+// waitStreams waits until no local connection is being carried, or d has passed.
+func (c *Client) waitStreams(d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for c.activeStreams.Load() > 0 {
+		select {
+		case <-deadline.C:
+			c.log.Warn("shutdown timeout: closing open connections", zap.Int64("open", c.activeStreams.Load()))
+			return
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Close ends the session and every stream, and waits for them. Idempotent.

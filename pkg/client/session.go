@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -25,8 +26,24 @@ import (
 type tunnelSession struct {
 	id    string // the relay's session id, shared with relay and server logs
 	via   string // relay name or "direct"
+	rank  int    // index of its route in routes(): 0 is the preferred one
 	mux   *yamux.Session
 	since time.Time
+
+	drainOnce sync.Once
+	draining  chan struct{} // closed when the server asks us to move
+	closeOnce sync.Once
+}
+
+func (s *tunnelSession) markDraining() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+func (s *tunnelSession) isDraining() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
 }
 
 // route is one way to reach the server.
@@ -52,64 +69,132 @@ func (c *Client) routes() []route {
 	return out
 }
 
-// maintain keeps a session up until the client closes.
+// maintain keeps a session up until the client closes: connect with backoff, then hold the
+// session until it is lost, drained by the server, or replaced by a better route.
 func (c *Client) maintain() {
 	refused := c.cfg.Backoff
 	unreachable := backoff.Backoff{Min: refused.Min, Max: c.cfg.UnreachableMax}
+	routes := c.routes()
+	var sess *tunnelSession
 	for c.ctx.Err() == nil {
-		sess, anyAnswered, err := c.connectAny()
-		if err != nil {
-			c.setErr(err)
-			delay := unreachable.Next()
-			if anyAnswered {
-				delay = refused.Next()
+		if sess == nil {
+			var anyFinal bool
+			var err error
+			sess, anyFinal, err = c.connectAny(routes, len(routes))
+			if err != nil {
+				c.setErr(err)
+				delay := unreachable.Next()
+				if anyFinal {
+					delay = refused.Next()
+				}
+				c.log.Warn("no session to the server", zap.Error(err), zap.Duration("retry_in", delay))
+				if !c.sleep(delay) {
+					return
+				}
+				continue
 			}
-			c.log.Warn("no session to the server", zap.Error(err), zap.Duration("retry_in", delay))
-			if !c.sleep(delay) {
-				return
-			}
-			continue
+			refused.Reset()
+			unreachable.Reset()
+			c.publish(sess)
 		}
-		refused.Reset()
-		unreachable.Reset()
-		c.publish(sess)
+		sess = c.hold(sess, routes)
+	}
+}
+
+// hold watches the current session. It returns the session to hold next: a better one it
+// failed back to, or nil when the current one was lost or drained.
+func (c *Client) hold(sess *tunnelSession, routes []route) *tunnelSession {
+	var failback <-chan time.Time
+	if sess.rank > 0 {
+		t := time.NewTicker(c.cfg.FailbackInterval)
+		defer t.Stop()
+		failback = t.C
+	}
+	for {
 		select {
-		case <-sess.mux.CloseChan():
 		case <-c.ctx.Done():
-		}
-		_ = sess.mux.Close()
-		c.unpublish(sess)
-		c.audit.Log(audit.SessionClose, zap.String(audit.FieldSession, sess.id), zap.String("via", sess.via),
-			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldPeerName, c.self.Server.Name),
-			zap.Duration(audit.FieldDuration, c.cfg.Now().Sub(sess.since)))
-		if c.ctx.Err() == nil {
+			c.unpublish(sess)
+			c.endSession(sess, "shutdown")
+			return nil
+		case <-sess.mux.CloseChan():
+			c.unpublish(sess)
+			c.endSession(sess, "lost")
 			c.metrics.reconnects.Inc()
 			c.log.Warn("session lost, reconnecting", zap.String("session", sess.id), zap.String("via", sess.via))
+			return nil
+		case <-sess.draining:
+			c.unpublish(sess)
+			c.retire(sess, "drained")
+			c.metrics.reconnects.Inc()
+			c.log.Info("server asked to move, reconnecting", zap.String("session", sess.id), zap.String("via", sess.via))
+			return nil
+		case <-failback:
+			better, _, err := c.connectAny(routes, sess.rank)
+			if err != nil {
+				c.log.Debug("preferred route still unavailable", zap.Error(err))
+				continue
+			}
+			c.publish(better)
+			c.retire(sess, "failback")
+			c.log.Info("moved back to a preferred route", zap.String("from", sess.via), zap.String("to", better.via))
+			return better
 		}
 	}
 }
 
-// connectAny tries every route once, in order. anyAnswered reports whether some relay
-// answered (and refused) rather than being unreachable.
-func (c *Client) connectAny() (sess *tunnelSession, anyAnswered bool, err error) {
+// retire lets a replaced session carry its open streams to their end, then closes it.
+func (c *Client) retire(sess *tunnelSession, reason string) {
+	c.goTracked(func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for sess.mux.NumStreams() > 0 {
+			select {
+			case <-t.C:
+			case <-sess.mux.CloseChan():
+			case <-c.ctx.Done():
+				c.endSession(sess, "shutdown")
+				return
+			}
+			if sess.mux.IsClosed() {
+				break
+			}
+		}
+		c.endSession(sess, reason)
+	})
+}
+
+// endSession closes a session and records it, once.
+func (c *Client) endSession(sess *tunnelSession, reason string) {
+	sess.closeOnce.Do(func() {
+		_ = sess.mux.Close()
+		c.audit.Log(audit.SessionClose, zap.String(audit.FieldSession, sess.id), zap.String("via", sess.via),
+			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldPeerName, c.self.Server.Name),
+			zap.String(audit.FieldReason, reason),
+			zap.Duration(audit.FieldDuration, c.cfg.Now().Sub(sess.since)))
+	})
+}
+
+// connectAny tries routes[:limit] once each, in order. anyFinal reports whether some route
+// refused us for good (401/403) rather than being unreachable or busy.
+func (c *Client) connectAny(routes []route, limit int) (sess *tunnelSession, anyFinal bool, err error) {
 	var errs []error
-	for _, rt := range c.routes() {
-		sess, answered, err := c.connect(rt)
+	for rank, rt := range routes[:limit] {
+		sess, final, err := c.connect(rt, rank)
 		if err == nil {
 			return sess, false, nil
 		}
-		anyAnswered = anyAnswered || answered
+		anyFinal = anyFinal || final
 		errs = append(errs, fmt.Errorf("%s: %w", rt.name, err))
 		if c.ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, anyAnswered, errors.Join(errs...)
+	return nil, anyFinal, errors.Join(errs...)
 }
 
 // connect opens a session over one route: authenticated WebSocket, pinned end-to-end TLS,
-// then the multiplexer.
-func (c *Client) connect(rt route) (*tunnelSession, bool, error) {
+// then the multiplexer. final reports a refusal worth a long backoff.
+func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, err error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
@@ -125,7 +210,7 @@ func (c *Client) connect(rt route) (*tunnelSession, bool, error) {
 		Roots:    c.cfg.Identity.Roots,
 	}, c.cfg.WS)
 	if err != nil {
-		return nil, resp != nil, err
+		return nil, resp != nil && tunnel.RefusalIsFinal(resp.StatusCode), err
 	}
 	sessionID := resp.Header.Get(tunnel.HeaderSession)
 	tconn := tls.Client(conn, tlsconf.Client(c.cfg.Identity.GetClientCertificate, c.cfg.Identity.Roots, c.self.Server.UUID, nil))
@@ -133,13 +218,18 @@ func (c *Client) connect(rt route) (*tunnelSession, bool, error) {
 		_ = conn.Close()
 		c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
 			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldDecision, "deny"),
-			zap.String(audit.FieldReason, tunnel.CodeBadChain), zap.String(audit.FieldDetail, err.Error()))
+			zap.String(audit.FieldReason, tunnel.DenyCode(err, tunnel.CodeBadChain)), zap.String(audit.FieldDetail, err.Error()))
 		return nil, true, fmt.Errorf("end-to-end handshake (session %s): %w", sessionID, err)
 	}
 	mux, err := yamux.Client(tconn, tunnel.MuxConfig())
 	if err != nil {
 		_ = tconn.Close()
-		return nil, true, fmt.Errorf("multiplexer: %w", err)
+		return nil, false, fmt.Errorf("multiplexer: %w", err)
+	}
+	sess = &tunnelSession{id: sessionID, via: rt.name, rank: rank, mux: mux, since: c.cfg.Now(), draining: make(chan struct{})}
+	if !c.goTracked(func() { c.acceptNotices(sess) }) {
+		_ = mux.Close()
+		return nil, false, errors.New("client closing")
 	}
 	c.metrics.setupSeconds.Observe(time.Since(start).Seconds())
 	c.audit.Log(audit.SessionOpen, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
@@ -147,7 +237,27 @@ func (c *Client) connect(rt route) (*tunnelSession, bool, error) {
 		zap.String(audit.FieldDecision, "allow"))
 	c.log.Info("session established", zap.String("session", sessionID), zap.String("via", rt.name),
 		zap.Duration("setup", time.Since(start)))
-	return &tunnelSession{id: sessionID, via: rt.name, mux: mux, since: c.cfg.Now()}, true, nil
+	return sess, false, nil
+}
+
+// acceptNotices reads the notices the server sends on streams it opens, until the session ends.
+func (c *Client) acceptNotices(sess *tunnelSession) {
+	for {
+		st, err := sess.mux.AcceptStream()
+		if err != nil {
+			return
+		}
+		_ = st.SetReadDeadline(time.Now().Add(5 * time.Second))
+		notice, err := tunnel.ReadNotice(st)
+		_ = st.Close()
+		if err != nil {
+			c.log.Debug("bad notice from server", zap.String("session", sess.id), zap.Error(err))
+			continue
+		}
+		if notice == tunnel.NoticeDrain {
+			sess.markDraining()
+		}
+	}
 }
 
 func (c *Client) publish(s *tunnelSession) {
@@ -177,7 +287,7 @@ func (c *Client) setErr(err error) {
 	c.mu.Unlock()
 }
 
-// session returns a live session, waiting up to WaitSession for one.
+// session returns a live session that is not draining, waiting up to WaitSession for one.
 func (c *Client) session(ctx context.Context) (*tunnelSession, error) {
 	timer := time.NewTimer(c.cfg.WaitSession)
 	defer timer.Stop()
@@ -185,7 +295,7 @@ func (c *Client) session(ctx context.Context) (*tunnelSession, error) {
 		c.mu.Lock()
 		cur, changed, lastErr := c.current, c.changed, c.lastErr
 		c.mu.Unlock()
-		if cur != nil && !cur.mux.IsClosed() {
+		if cur != nil && !cur.mux.IsClosed() && !cur.isDraining() {
 			return cur, nil
 		}
 		select {

@@ -2,7 +2,6 @@ package client
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -21,8 +20,7 @@ import (
 // for any reason other than a clean end, the local TCP connection is set to reset on close so
 // the application sees an error, never a truncated transfer that looks complete.
 type statusConn struct {
-	*yamux.Stream
-	local *net.TCPConn
+	*tunnel.Stream
 
 	once   sync.Once
 	status error // the server's refusal, or a failure reading the status
@@ -32,25 +30,13 @@ func (s *statusConn) Read(p []byte) (int, error) {
 	s.once.Do(func() {
 		s.status = tunnel.ReadStatus(s.Stream)
 		if s.status != nil {
-			s.abortLocal()
+			s.Abort()
 		}
 	})
 	if s.status != nil {
 		return 0, s.status
 	}
-	n, err := s.Stream.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		s.abortLocal()
-	}
-	return n, err
-}
-
-func (s *statusConn) CloseWrite() error { return s.Stream.Close() }
-
-func (s *statusConn) abortLocal() {
-	if s.local != nil {
-		_ = s.local.SetLinger(0)
-	}
+	return s.Stream.Read(p)
 }
 
 // handle carries one local connection through the session.
@@ -64,7 +50,11 @@ func (c *Client) handle(local net.Conn) {
 	}
 	stream, err := sess.mux.OpenStream()
 	if err != nil {
-		// The session died between the check and the open; one retry on whatever replaces it.
+		// The session died or the server sent GoAway between the check and the open; one
+		// retry on whatever replaces it.
+		if errors.Is(err, yamux.ErrRemoteGoAway) {
+			sess.markDraining()
+		}
 		if sess, err = c.session(c.ctx); err == nil {
 			stream, err = sess.mux.OpenStream()
 		}
@@ -73,11 +63,14 @@ func (c *Client) handle(local net.Conn) {
 			return
 		}
 	}
-	tcp, _ := local.(*net.TCPConn)
-	sc := &statusConn{Stream: stream, local: tcp}
+	sc := &statusConn{Stream: &tunnel.Stream{Stream: stream, Abort: tunnel.AbortTCP(local)}}
 	c.metrics.streamsActive.Inc()
 	c.metrics.streamsTotal.Inc()
-	defer c.metrics.streamsActive.Dec()
+	c.activeStreams.Add(1)
+	defer func() {
+		c.metrics.streamsActive.Dec()
+		c.activeStreams.Add(-1)
+	}()
 	up, down, err := pipe.Join(c.ctx, local, sc)
 	c.metrics.bytes.WithLabelValues("local_to_server").Add(float64(up))
 	c.metrics.bytes.WithLabelValues("server_to_local").Add(float64(down))
@@ -105,9 +98,7 @@ func (c *Client) handle(local net.Conn) {
 
 // refuseLocal resets a local connection that cannot be carried.
 func (c *Client) refuseLocal(local net.Conn, session string, err error) {
-	if tcp, ok := local.(*net.TCPConn); ok {
-		_ = tcp.SetLinger(0)
-	}
+	tunnel.AbortTCP(local)()
 	c.metrics.streamDenials.WithLabelValues(tunnel.CodeServerOffline).Inc()
 	c.log.Warn("cannot carry local connection", zap.String("session", session), zap.Error(err))
 }

@@ -36,7 +36,7 @@ func (c *control) send(msg tunnel.Control) error {
 }
 
 func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
-	if !r.life.Enter() {
+	if r.draining.Load() || !r.life.Enter() {
 		r.deny(w, req, tunnel.PathServer, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -44,6 +45,10 @@ type Config struct {
 	MaxPendingOpens    int           // opens awaiting a bind, whole relay; default 1024
 	MaxServerChannels  int           // server control channels, whole relay; default 4096
 	ReplayCacheSize    int           // token ids remembered; default 1<<17
+	// ShutdownTimeout is how long spliced sessions may go on once Serve's context ends: the
+	// relay refuses new sessions, tells its servers to move their clients, then waits.
+	// Default 10s.
+	ShutdownTimeout time.Duration
 
 	WS  wsconn.Options   // pings, idle timeout, read limit of every WebSocket
 	Now func() time.Time // nil: time.Now
@@ -57,7 +62,11 @@ const (
 	DefaultMaxPendingOpens    = 1024
 	DefaultMaxServerChannels  = 4096
 	DefaultReplayCacheSize    = 1 << 17
+	DefaultShutdownTimeout    = 10 * time.Second
 	maxHeaderBytes            = 16 << 10
+	// httpHeaderSlop is what net/http reads beyond MaxHeaderBytes before answering 431
+	// ("bufio slop"); subtracting it makes maxHeaderBytes the real limit.
+	httpHeaderSlop = 4096
 )
 
 // Relay is one relay process's state.
@@ -72,7 +81,8 @@ type Relay struct {
 
 	// life owns the WebSocket handlers, which outlive http.Server once hijacked; its context
 	// ends on Close and every session and channel derives from it.
-	life *lifecycle.Group
+	life     *lifecycle.Group
+	draining atomic.Bool // set by Shutdown: no new sessions or registrations
 
 	mu        sync.Mutex
 	controls  map[string][]*control // by server uuid
@@ -97,6 +107,7 @@ func New(cfg Config) (*Relay, error) {
 	setDefault(&cfg.MaxPendingOpens, DefaultMaxPendingOpens)
 	setDefault(&cfg.MaxServerChannels, DefaultMaxServerChannels)
 	setDefault(&cfg.ReplayCacheSize, DefaultReplayCacheSize)
+	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -157,11 +168,15 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 		Handler:           r.Handler(),
 		ReadHeaderTimeout: r.cfg.HandshakeTimeout,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    maxHeaderBytes - httpHeaderSlop,
 		BaseContext:       func(net.Listener) context.Context { return r.life.Context() },
 		ErrorLog:          zap.NewStdLog(r.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
-	stop := context.AfterFunc(ctx, func() { _ = r.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
+		defer cancel()
+		_ = r.Shutdown(sctx)
+	})
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -177,6 +192,47 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// Shutdown drains the relay: new client sessions and server registrations are refused
+// (503 draining, so peers go to another relay), every registered server is told to move its
+// clients, and live sessions may go on until they end or ctx does; then it closes.
+func (r *Relay) Shutdown(ctx context.Context) error {
+	if r.draining.Swap(true) {
+		return r.Close()
+	}
+	r.mu.Lock()
+	var controls []*control
+	for _, list := range r.controls {
+		controls = append(controls, list...)
+	}
+	r.mu.Unlock()
+	for _, c := range controls {
+		if err := c.send(tunnel.Control{Type: tunnel.MsgDrain}); err != nil {
+			r.log.Debug("drain not sent", zap.String("server", c.serverName), zap.Error(err))
+		}
+	}
+	r.log.Info("draining", zap.Int("servers", len(controls)), zap.Int("sessions", r.liveSessions()))
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for r.liveSessions() > 0 {
+		select {
+		case <-ctx.Done():
+			r.log.Warn("shutdown timeout: closing live sessions", zap.Int("sessions", r.liveSessions()))
+			return r.Close()
+		case <-r.life.Context().Done():
+			return r.Close()
+		case <-t.C:
+		}
+	}
+	return r.Close()
+}
+
+// liveSessions counts spliced and pending sessions.
+func (r *Relay) liveSessions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.sessions) + len(r.pending)
 }
 
 // Close stops the relay: every session and control channel is closed and their handlers have

@@ -63,7 +63,7 @@ type session struct {
 }
 
 func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
-	if !r.life.Enter() {
+	if r.draining.Load() || !r.life.Enter() {
 		r.deny(w, req, tunnel.PathClient, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}

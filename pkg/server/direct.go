@@ -51,15 +51,15 @@ func (s *Server) serveDirect(ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
-		MaxHeaderBytes:    16 << 10,
+		MaxHeaderBytes:    12 << 10, // + net/http's 4 KiB of slop = 16 KiB, as at the relay
 		BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		ErrorLog:          zap.NewStdLog(s.log.Named("http").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
 	}
-	stop := context.AfterFunc(s.ctx, func() { _ = srv.Close() })
+	stop := context.AfterFunc(s.links, func() { _ = srv.Close() })
 	defer stop()
 	s.log.Info("direct listener serving", zap.String("addr", ln.Addr().String()))
 	err := srv.Serve(tls.NewListener(ln, tlsconf.Listener(s.cfg.Identity.GetCertificate)))
-	if errors.Is(err, http.ErrServerClosed) || s.ctx.Err() != nil {
+	if errors.Is(err, http.ErrServerClosed) || s.links.Err() != nil {
 		return nil
 	}
 	return fmt.Errorf("direct listener: %w", err)

@@ -32,8 +32,8 @@ func (s *Server) link(ref certattrs.RelayRef) {
 	log := s.log.With(zap.String("relay", ref.Name))
 	refused := s.cfg.Backoff
 	unreachable := backoff.Backoff{Min: refused.Min, Max: s.cfg.UnreachableMax}
-	for s.ctx.Err() == nil {
-		conn, resp, err := dial.WebSocket(s.ctx, dial.Request{
+	for s.links.Err() == nil {
+		conn, resp, err := dial.WebSocket(s.links, dial.Request{
 			Addr:     ref.Addr,
 			Port:     ref.Port,
 			Path:     tunnel.PathServer,
@@ -44,9 +44,9 @@ func (s *Server) link(ref certattrs.RelayRef) {
 		if err != nil {
 			s.setRelay(ref.UUID, false, err)
 			var delay time.Duration
-			if resp != nil {
-				// The relay answered and refused: back off properly, it may be overloaded or we
-				// may be revoked; hammering it helps nobody.
+			if resp != nil && tunnel.RefusalIsFinal(resp.StatusCode) {
+				// The relay refused us (revoked, not listed...): back off properly; hammering
+				// it helps nobody. A draining or restarting relay is retried soon instead.
 				delay = refused.Next()
 				log.Warn("relay refused registration", zap.Int("status", resp.StatusCode),
 					zap.String("reason", resp.Header.Get(tunnel.HeaderDeny)), zap.Duration("retry_in", delay))
@@ -65,7 +65,7 @@ func (s *Server) link(ref certattrs.RelayRef) {
 		err = s.serveControl(ref, conn)
 		s.setRelay(ref.UUID, false, err)
 		s.metrics.reconnects.Inc()
-		if s.ctx.Err() != nil {
+		if s.links.Err() != nil {
 			return
 		}
 		log.Warn("relay connection lost", zap.Error(err))
@@ -86,14 +86,14 @@ func (s *Server) sleep(d time.Duration) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-s.ctx.Done():
+	case <-s.links.Done():
 		return false
 	}
 }
 
 // serveControl reads open requests from a relay's control channel until it fails.
 func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
-	stop := context.AfterFunc(s.ctx, func() { _ = conn.Close() })
+	stop := context.AfterFunc(s.links, func() { _ = conn.Close() })
 	defer stop()
 	defer conn.Close()
 	br := bufio.NewReaderSize(conn, 2*tunnel.MaxControlMessage)
@@ -113,6 +113,12 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 		case tunnel.MsgOpen:
 			s.goTracked(func() { s.bind(ref, msg) })
 		case tunnel.MsgDrain:
+			// The relay is going away: move the clients it carries before it does.
+			for _, ss := range s.liveSessions() {
+				if ss.via == ref.Name {
+					s.drain(ss)
+				}
+			}
 			return errors.New("relay is draining")
 		}
 	}

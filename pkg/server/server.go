@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type Config struct {
 	MaxStreamsPerSession int           // default 1024
 	MaxSessionsPerCert   int           // default 64
 	CheckInterval        time.Duration // how often live sessions are checked against schedules; default 1s
+	// ShutdownTimeout is how long open streams may finish once Serve's context ends: the
+	// server unregisters from its relays, asks clients to move, then waits. Default 10s.
+	ShutdownTimeout time.Duration
 
 	Resolver Resolver                                                          // nil: net.DefaultResolver
 	Dial     func(ctx context.Context, network, addr string) (net.Conn, error) // nil: net.Dialer
@@ -59,6 +63,7 @@ const (
 	DefaultMaxSessionsPerCert   = 64
 	DefaultCheckInterval        = time.Second
 	DefaultUnreachableMax       = 1500 * time.Millisecond
+	DefaultShutdownTimeout      = 10 * time.Second
 )
 
 // Server is one server process's state.
@@ -71,6 +76,12 @@ type Server struct {
 
 	life *lifecycle.Group // every goroutine the server starts
 	ctx  context.Context  // life's context: ends on Close
+	// links ends when the server stops taking new sessions (shutdown begins): relay
+	// registrations and the direct listener follow it.
+	links     context.Context
+	stopLinks context.CancelFunc
+
+	activeStreams atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -93,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxSessionsPerCert, DefaultMaxSessionsPerCert)
 	setDefault(&cfg.CheckInterval, DefaultCheckInterval)
 	setDefault(&cfg.UnreachableMax, DefaultUnreachableMax)
+	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
@@ -115,17 +127,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	life := lifecycle.New()
+	links, stopLinks := context.WithCancel(life.Context())
 	s := &Server{
-		cfg:      cfg,
-		self:     self,
-		log:      cfg.Log.Named("server").With(zap.String("server", self.Name)),
-		audit:    cfg.Audit,
-		metrics:  m,
-		life:     life,
-		ctx:      life.Context(),
-		sessions: make(map[string]*session),
-		perCert:  make(map[string]int),
-		relays:   make(map[string]*relayState),
+		links:     links,
+		stopLinks: stopLinks,
+		cfg:       cfg,
+		self:      self,
+		log:       cfg.Log.Named("server").With(zap.String("server", self.Name)),
+		audit:     cfg.Audit,
+		metrics:   m,
+		life:      life,
+		ctx:       life.Context(),
+		sessions:  make(map[string]*session),
+		perCert:   make(map[string]int),
+		relays:    make(map[string]*relayState),
 	}
 	for _, ref := range self.Relays {
 		s.relays[ref.UUID] = &relayState{ref: ref}
@@ -141,10 +156,14 @@ func setDefault[T comparable](v *T, def T) {
 }
 
 // Serve registers with every relay in the certificate and, when direct is not nil, accepts
-// clients' WebSockets on it (TLS with the server's certificate). It returns nil once ctx
-// ends or Close is called and every session has ended.
+// clients' WebSockets on it (TLS with the server's certificate). When ctx ends it shuts down
+// gracefully (see Shutdown); it returns nil once every session has ended.
 func (s *Server) Serve(ctx context.Context, direct net.Listener) error {
-	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		_ = s.Shutdown(sctx)
+	})
 	defer stop()
 	if !s.goTracked(func() { s.watchRevocations() }) {
 		return nil
@@ -161,6 +180,30 @@ func (s *Server) Serve(ctx context.Context, direct net.Listener) error {
 	<-s.ctx.Done()
 	s.life.Close()
 	return err
+}
+
+// Shutdown stops taking new sessions (unregisters from every relay, closes the direct
+// listener), asks every client to move its new streams elsewhere, waits until open streams
+// finish or ctx ends, then closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopLinks()
+	for _, ss := range s.liveSessions() {
+		s.drain(ss)
+	}
+	s.log.Info("shutting down", zap.Int64("open_streams", s.activeStreams.Load()))
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.activeStreams.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Warn("shutdown timeout: closing open streams", zap.Int64("open_streams", s.activeStreams.Load()))
+			return s.Close()
+		case <-s.ctx.Done():
+			return s.Close()
+		case <-t.C:
+		}
+	}
+	return s.Close()
 }
 
 // Close ends every session and relay registration and waits for them. Idempotent.

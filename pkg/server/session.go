@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -30,6 +31,7 @@ type session struct {
 	streams atomic.Int64
 
 	closeOnce   sync.Once
+	drainOnce   sync.Once
 	reason      string      // why the server ended it, for the audit trail
 	stopOnClose func() bool // unhooks the session from the server's shutdown
 }
@@ -39,6 +41,22 @@ func (ss *session) end(reason string) {
 	ss.closeOnce.Do(func() {
 		ss.reason = reason
 		_ = ss.mux.Close()
+	})
+}
+
+// drain tells the client to open new streams elsewhere: a notice on a stream the server opens,
+// then a GoAway so no stream can race it. Open streams carry on.
+func (s *Server) drain(ss *session) {
+	ss.drainOnce.Do(func() {
+		s.goTracked(func() {
+			if st, err := ss.mux.OpenStream(); err == nil {
+				_ = st.SetWriteDeadline(time.Now().Add(5 * time.Second))
+				_ = tunnel.WriteNotice(st, tunnel.NoticeDrain)
+				_ = st.Close()
+			}
+			_ = ss.mux.GoAway()
+			s.log.Info("asked client to move", zap.String("session", ss.id), zap.String("client", ss.client.Name))
+		})
 	})
 }
 
@@ -56,10 +74,11 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 	err := tconn.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
-		code, detail := tunnel.CodeBadChain, err.Error()
+		code, detail := tunnel.DenyCode(err, tunnel.CodeBadChain), err.Error()
 		if denied != nil {
 			code = tunnel.DenyCode(denied, tunnel.CodeNotAllowed)
-		} else if ctx.Err() != nil && s.ctx.Err() == nil {
+		} else if errors.Is(ctx.Err(), context.DeadlineExceeded) && s.ctx.Err() == nil {
+			// A timeout, not any failure: cancel() has run, so ctx.Err() alone is never nil.
 			code = tunnel.CodeBadRequest
 			detail = "end-to-end handshake timed out"
 		}

@@ -17,12 +17,6 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/tunnel"
 )
 
-// streamConn gives a yamux stream the half-close pipe.Join uses: yamux's Close sends FIN
-// and keeps the read side open, which is exactly CloseWrite.
-type streamConn struct{ *yamux.Stream }
-
-func (c streamConn) CloseWrite() error { return c.Stream.Close() }
-
 // serveStream connects one stream to the client's target, if the server's resources allow it.
 func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 	defer stream.Close()
@@ -53,10 +47,14 @@ func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 	}
 	s.metrics.streamsActive.Inc()
 	s.metrics.streamsTotal.Inc()
-	defer s.metrics.streamsActive.Dec()
+	s.activeStreams.Add(1)
+	defer func() {
+		s.metrics.streamsActive.Dec()
+		s.activeStreams.Add(-1)
+	}()
 	s.audit.Log(audit.StreamOpen, append(fields, zap.String(audit.FieldDecision, "allow"))...)
 	start := time.Now()
-	up, down, err := pipe.Join(s.ctx, streamConn{stream}, conn)
+	up, down, err := pipe.Join(s.ctx, &tunnel.Stream{Stream: stream, Abort: tunnel.AbortTCP(conn)}, conn)
 	s.metrics.bytes.WithLabelValues("client_to_target").Add(float64(up))
 	s.metrics.bytes.WithLabelValues("target_to_client").Add(float64(down))
 	closeFields := append(fields,

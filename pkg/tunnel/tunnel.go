@@ -264,3 +264,36 @@ func RelayURL(addr string, port int, path string, query url.Values) (string, err
 	u.RawQuery = query.Encode()
 	return u.String(), nil
 }
+
+// Session notices travel from server to client inside an end-to-end session, on a stream the
+// server opens: one line, then the stream closes. They let the server move clients before it
+// or a relay goes away, without waiting for a stream to fail.
+const (
+	// NoticeDrain: open no new streams on this session; establish another (through another
+	// relay if this one is going away) and let this one's streams finish.
+	NoticeDrain = "drain"
+)
+
+// WriteNotice writes one session notice line.
+func WriteNotice(w io.Writer, notice string) error {
+	_, err := io.WriteString(w, "notice "+notice+"\n")
+	return err
+}
+
+// ReadNotice reads one session notice line and returns the notice. Unknown notices are
+// returned as they are, for the caller to ignore: a newer server may send more kinds.
+func ReadNotice(r io.Reader) (string, error) {
+	line, err := readLine(r, MaxStatusLine)
+	if err != nil {
+		return "", fmt.Errorf("read notice: %w", err)
+	}
+	notice, ok := strings.CutPrefix(line, "notice ")
+	if !ok || !codePattern.MatchString(notice) {
+		return "", fmt.Errorf("notice: malformed line %q", truncate(line, 40))
+	}
+	return notice, nil
+}
+
+// RefusalIsFinal reports whether an HTTP refusal means "you may not" (401/403): worth a long
+// backoff. Anything else (5xx, draining, unreachable) is transient and retried soon.
+func RefusalIsFinal(status int) bool { return status == 401 || status == 403 }
