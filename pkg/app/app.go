@@ -135,7 +135,7 @@ func (p *process) run(ctx context.Context) error {
 		g.Go(func() error { return s.Serve(ctx, direct) })
 	case certattrs.RoleClient:
 		c, err := client.New(client.Config{
-			Identity: p.store, Log: p.log, Audit: aud, Registry: reg,
+			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
 			ListenHost:      p.cfg.Client.ListenHost,
 			Direct:          p.cfg.Client.Direct,
 			WaitSession:     p.cfg.Client.WaitSession,

@@ -38,6 +38,7 @@ const (
 	FieldPeerName   = "peer_name"
 	FieldPeerRole   = "peer_role"
 	FieldUser       = "user"
+	FieldGroups     = "groups"
 	FieldSerial     = "serial"
 	FieldRemoteAddr = "remote_addr"
 	FieldTarget     = "target"

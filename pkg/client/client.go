@@ -18,12 +18,14 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
 	"github.com/sentinel-zt/sentinel/pkg/lifecycle"
+	"github.com/sentinel-zt/sentinel/pkg/revoke"
 	"github.com/sentinel-zt/sentinel/pkg/wsconn"
 )
 
 // Config configures a Client. Zero durations take the defaults below.
 type Config struct {
 	Identity *identity.Store       // required; its certificate must have role client
+	Revoked  *revoke.List          // nil: nothing is revoked; checked against the server's certificate
 	Log      *zap.Logger           // nil: no logging
 	Audit    *audit.Logger         // nil: no audit trail
 	Registry prometheus.Registerer // nil: metrics kept but not exported

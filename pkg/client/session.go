@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"sync"
@@ -213,7 +215,7 @@ func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, e
 		return nil, resp != nil && tunnel.RefusalIsFinal(resp.StatusCode), err
 	}
 	sessionID := resp.Header.Get(tunnel.HeaderSession)
-	tconn := tls.Client(conn, tlsconf.Client(c.cfg.Identity.GetClientCertificate, c.cfg.Identity.Roots, c.self.Server.UUID, nil))
+	tconn := tls.Client(conn, tlsconf.Client(c.cfg.Identity.GetClientCertificate, c.cfg.Identity.Roots, c.self.Server.UUID, c.checkServer))
 	if err := tconn.HandshakeContext(ctx); err != nil {
 		_ = conn.Close()
 		c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
@@ -238,6 +240,14 @@ func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, e
 	c.log.Info("session established", zap.String("session", sessionID), zap.String("via", rt.name),
 		zap.Duration("setup", time.Since(start)))
 	return sess, false, nil
+}
+
+// checkServer refuses a server certificate on the CRL, once the pin has matched.
+func (c *Client) checkServer(leaf *x509.Certificate) error {
+	if c.cfg.Revoked.Revoked(leaf) {
+		return tunnel.Deny(http.StatusUnauthorized, tunnel.CodeRevoked, "server certificate %s is revoked", leaf.SerialNumber.Text(16))
+	}
+	return nil
 }
 
 // acceptNotices reads the notices the server sends on streams it opens, until the session ends.

@@ -174,6 +174,9 @@ func (s *Server) peerFields(id, via string, leaf *x509.Certificate, c *certattrs
 	if c.User != "" {
 		f = append(f, zap.String(audit.FieldUser, c.User))
 	}
+	if len(c.Groups) > 0 {
+		f = append(f, zap.Strings(audit.FieldGroups, c.Groups))
+	}
 	return append(f, extra...)
 }
 

@@ -240,9 +240,10 @@ func truncate(s string, n int) string {
 
 // RelayURL builds the WebSocket URL of a relay endpoint. addr is a host name or IP (wss is
 // implied) or a ws:// or wss:// URL (ws:// is for a relay behind a proxy on a trusted
-// network, or tests); port overrides the URL's port when non-zero.
+// network, or tests). A port written in the URL is where peers connect (a CDN or proxy in
+// front of the relay) and wins; otherwise port, when non-zero, is used.
 func RelayURL(addr string, port int, path string, query url.Values) (string, error) {
-	u := &url.URL{Scheme: "wss", Host: addr}
+	var u *url.URL
 	if strings.Contains(addr, "://") {
 		parsed, err := url.Parse(addr)
 		if err != nil {
@@ -251,14 +252,24 @@ func RelayURL(addr string, port int, path string, query url.Values) (string, err
 		if parsed.Scheme != "ws" && parsed.Scheme != "wss" {
 			return "", fmt.Errorf("relay address %q: scheme must be ws or wss", addr)
 		}
+		if parsed.Hostname() == "" {
+			return "", fmt.Errorf("relay address %q: missing host", addr)
+		}
 		u = parsed
-	}
-	host := u.Hostname()
-	if host == "" {
-		return "", fmt.Errorf("relay address %q: missing host", addr)
-	}
-	if port != 0 {
-		u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+		if port != 0 && u.Port() == "" {
+			u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
+		}
+	} else {
+		host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+		if host == "" {
+			return "", fmt.Errorf("relay address %q: missing host", addr)
+		}
+		u = &url.URL{Scheme: "wss", Host: host}
+		if port != 0 {
+			u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+		} else if strings.Contains(host, ":") {
+			u.Host = "[" + host + "]"
+		}
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawQuery = query.Encode()
