@@ -26,7 +26,8 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	root.Flags().StringVarP(&configPath, "config", "c", "", "config file (TOML) of the role to run")
-	root.AddCommand(newCACmd(), newVersionCmd())
+	root.CompletionOptions.DisableDefaultCmd = true // the CLI contract lists its commands
+	root.AddCommand(newCACmd(), newVersionCmd(), newDoctorCmd())
 	return root
 }
 
