@@ -228,6 +228,18 @@ func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, e
 		_ = tconn.Close()
 		return nil, false, fmt.Errorf("multiplexer: %w", err)
 	}
+	// In TLS 1.3 our handshake completes before the server has judged our certificate; one
+	// round trip proves it accepted us (a refusal closes the connection with an alert).
+	stopPing := context.AfterFunc(ctx, func() { _ = mux.Close() })
+	_, err = mux.Ping()
+	stopPing()
+	if err != nil {
+		_ = mux.Close()
+		c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
+			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldDecision, "deny"),
+			zap.String(audit.FieldReason, tunnel.CodeNotAllowed), zap.String(audit.FieldDetail, "server refused our certificate"))
+		return nil, true, fmt.Errorf("session %s: the server refused our certificate (revoked, outside its schedule, or not issued for it): %w", sessionID, err)
+	}
 	sess = &tunnelSession{id: sessionID, via: rt.name, rank: rank, mux: mux, since: c.cfg.Now(), draining: make(chan struct{})}
 	if !c.goTracked(func() { c.acceptNotices(sess) }) {
 		_ = mux.Close()

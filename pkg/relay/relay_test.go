@@ -1,0 +1,171 @@
+package relay
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/goleak"
+
+	"github.com/sentinel-zt/sentinel/internal/testpki"
+	"github.com/sentinel-zt/sentinel/pkg/certattrs"
+	"github.com/sentinel-zt/sentinel/pkg/identity"
+	"github.com/sentinel-zt/sentinel/pkg/tunnel"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newTestRelay(t *testing.T, cfg Config) *Relay {
+	t.Helper()
+	ca := testpki.NewCA(t, "relay unit")
+	leaf := ca.Issue(t, certattrs.Attrs{Relay: &certattrs.Relay{UUID: uuid.NewString(), Name: "relay1", Address: "127.0.0.1", Port: 8443}}, testpki.Opts{})
+	id, err := identity.Parse(leaf.CertPEM, leaf.KeyPEM, ca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Identity = identity.NewStore(id)
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func TestNewRefusesOtherRoles(t *testing.T) {
+	ca := testpki.NewCA(t, "relay unit")
+	leaf := ca.Issue(t, certattrs.Attrs{Client: &certattrs.Client{
+		Port: 1, Server: certattrs.ServerRef{UUID: uuid.NewString(), Name: "s"}, Target: certattrs.Target{Host: "10.0.0.1", Port: 1},
+	}}, testpki.Opts{})
+	id, err := identity.Parse(leaf.CertPEM, leaf.KeyPEM, ca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(Config{Identity: identity.NewStore(id)}); err == nil || !strings.Contains(err.Error(), `"client", not relay`) {
+		t.Fatalf("New with a client certificate: %v", err)
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("New without identity succeeded")
+	}
+}
+
+func TestDenyAnswersBeforeUpgrade(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	srv := httptest.NewServer(r.Handler())
+	defer srv.Close()
+	for _, path := range []string{tunnel.PathServer, tunnel.PathClient + "?server=x", tunnel.PathBind + "?session=x"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer not-a-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get(tunnel.HeaderDeny) != tunnel.CodeBadToken {
+			t.Errorf("%s: %d %q, want 401 bad_token", path, resp.StatusCode, resp.Header.Get(tunnel.HeaderDeny))
+		}
+	}
+	resp, err := http.Get(srv.URL + tunnel.PathHealthz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
+
+func TestRemoteAddrTrustsForwardedForOnlyBehindProxy(t *testing.T) {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	req.Header.Add("X-Forwarded-For", "203.0.113.9, 198.51.100.7")
+	direct := newTestRelay(t, Config{})
+	if got := direct.remoteAddr(req); got != "192.0.2.1:1234" {
+		t.Fatalf("direct relay used X-Forwarded-For: %q", got)
+	}
+	proxied := newTestRelay(t, Config{BehindProxy: true})
+	if got := proxied.remoteAddr(req); got != "198.51.100.7" {
+		t.Fatalf("behind_proxy relay: %q, want the right-most entry (the proxy's own)", got)
+	}
+}
+
+func TestTakePendingKeepsAnotherServersSession(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	p := &pendingOpen{serverUUID: "server-a", ready: make(chan struct{})}
+	if err := r.addPending("sid", p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.takePending("sid", "server-b"); tunnel.DenyCode(err, "") != tunnel.CodeBadSession {
+		t.Fatalf("bind by another server: %v, want bad_session", err)
+	}
+	got, err := r.takePending("sid", "server-a")
+	if err != nil || got != p {
+		t.Fatalf("the right server's bind after a wrong one: %v", err)
+	}
+	if _, err := r.takePending("sid", "server-a"); tunnel.DenyCode(err, "") != tunnel.CodeBadSession {
+		t.Fatalf("second bind of one session: %v, want bad_session", err)
+	}
+}
+
+func TestPendingLimit(t *testing.T) {
+	r := newTestRelay(t, Config{MaxPendingOpens: 2})
+	for i, id := range []string{"a", "b"} {
+		if err := r.addPending(id, &pendingOpen{}); err != nil {
+			t.Fatalf("pending %d: %v", i, err)
+		}
+	}
+	if err := r.addPending("c", &pendingOpen{}); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
+		t.Fatalf("third pending open: %v, want limit", err)
+	}
+}
+
+func TestCertLimit(t *testing.T) {
+	r := newTestRelay(t, Config{MaxSessionsPerCert: 1})
+	if err := r.acquireCert("01"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.acquireCert("01"); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
+		t.Fatalf("second session of one certificate: %v, want limit", err)
+	}
+	if err := r.acquireCert("02"); err != nil {
+		t.Fatalf("another certificate is limited too: %v", err)
+	}
+	r.releaseCert("01")
+	if err := r.acquireCert("01"); err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+}
+
+func TestPendingDeliverAbandonRace(t *testing.T) {
+	// Whichever of deliver and abandon comes first, the bind connection has exactly one owner.
+	for range 100 {
+		p := &pendingOpen{ready: make(chan struct{})}
+		delivered := make(chan bool, 1)
+		go func() { delivered <- p.deliver(nil, nil) }()
+		ws, _ := p.abandon()
+		ok := <-delivered
+		if ok && ws != nil {
+			t.Fatal("both sides own the bind")
+		}
+		select {
+		case <-p.ready:
+			if !ok {
+				t.Fatal("ready closed without a delivery")
+			}
+		case <-time.After(0):
+		}
+	}
+}
+
+func TestControlsForPrefersLeastUsed(t *testing.T) {
+	r := newTestRelay(t, Config{})
+	a, b := &control{serverUUID: "s"}, &control{serverUUID: "s"}
+	a.opens.Store(5)
+	r.controls["s"] = []*control{a, b}
+	if got := r.controlsFor("s"); got[0] != b || got[1] != a {
+		t.Fatal("the least used channel is not tried first")
+	}
+}
