@@ -5,11 +5,14 @@
 # Usage: scripts/deps.sh mariadb [nginx ...]
 set -euo pipefail
 
+# Daemons live in /usr/sbin, which is not on a regular user's PATH on Debian.
+have() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null; }
+
 need=()
 for dep in "$@"; do
   case "$dep" in
-    mariadb) command -v mariadbd >/dev/null && command -v mariadb >/dev/null || need+=(mariadb-server mariadb-client) ;;
-    nginx)   command -v nginx >/dev/null || need+=(nginx-light) ;;
+    mariadb) have mariadbd && have mariadb-install-db && have mariadb || need+=(mariadb-server mariadb-client) ;;
+    nginx)   have nginx || need+=(nginx-light) ;;
     *) echo "deps.sh: unknown dependency $dep" >&2; exit 2 ;;
   esac
 done
