@@ -29,6 +29,7 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/relay"
 	"github.com/sentinel-zt/sentinel/pkg/revoke"
 	"github.com/sentinel-zt/sentinel/pkg/server"
+	"github.com/sentinel-zt/sentinel/pkg/wsconn"
 )
 
 // Run loads the config at path and runs the role its certificate names until ctx ends.
@@ -104,6 +105,7 @@ func (p *process) run(ctx context.Context) error {
 			MaxPendingOpens:    p.cfg.Relay.MaxPendingOpens,
 			MaxServerChannels:  p.cfg.Relay.MaxServerChannels,
 			ShutdownTimeout:    p.cfg.ShutdownTimeout,
+			WS:                 p.wsOptions(),
 		})
 		if err != nil {
 			return err
@@ -121,6 +123,7 @@ func (p *process) run(ctx context.Context) error {
 			MaxStreamsPerSession: p.cfg.Server.MaxStreamsPerSession,
 			MaxSessionsPerCert:   p.cfg.Server.MaxSessionsPerCert,
 			ShutdownTimeout:      p.cfg.ShutdownTimeout,
+			WS:                   p.wsOptions(),
 		})
 		if err != nil {
 			return err
@@ -140,6 +143,7 @@ func (p *process) run(ctx context.Context) error {
 			Direct:          p.cfg.Client.Direct,
 			WaitSession:     p.cfg.Client.WaitSession,
 			ShutdownTimeout: p.cfg.ShutdownTimeout,
+			WS:              p.wsOptions(),
 		})
 		if err != nil {
 			return err
@@ -167,6 +171,10 @@ func (p *process) run(ctx context.Context) error {
 	}
 	p.log.Info("stopped")
 	return err
+}
+
+func (p *process) wsOptions() wsconn.Options {
+	return wsconn.Options{PingInterval: p.cfg.PingInterval, IdleTimeout: p.cfg.IdleTimeout}
 }
 
 // directAddr is where a server with a direct port in its certificate listens.

@@ -41,6 +41,13 @@ type Config struct {
 	// ShutdownTimeout is how long open streams may finish after SIGTERM. Default 10s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
 
+	// PingInterval is how often every WebSocket (relay legs, control channels) is pinged, so
+	// proxies and CDNs that drop idle connections never see one; default 20s.
+	PingInterval time.Duration `toml:"ping_interval"`
+	// IdleTimeout is how long a WebSocket peer may stay silent (no data, ping or pong) before
+	// it is declared dead; default 60s, and more than ping_interval.
+	IdleTimeout time.Duration `toml:"idle_timeout"`
+
 	Log     Log     `toml:"log"`
 	Audit   Audit   `toml:"audit"`
 	Metrics Metrics `toml:"metrics"`
@@ -96,6 +103,8 @@ type Client struct {
 func Default() Config {
 	return Config{
 		ShutdownTimeout: 10 * time.Second,
+		PingInterval:    20 * time.Second,
+		IdleTimeout:     60 * time.Second,
 		Log:             Log{Level: "info", Format: "json"},
 		Relay: Relay{
 			Listen:             "0.0.0.0:8443",

@@ -29,6 +29,9 @@ func (c *Config) Validate() error {
 	if err := c.validateCRL(); err != nil {
 		return err
 	}
+	if c.IdleTimeout <= c.PingInterval {
+		return fmt.Errorf("idle_timeout: %s must be longer than ping_interval (%s), or live peers look dead", c.IdleTimeout, c.PingInterval)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
