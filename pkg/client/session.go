@@ -3,7 +3,6 @@ package client
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -172,7 +171,7 @@ func (c *Client) endSession(sess *tunnelSession, reason string) {
 		c.audit.Log(audit.SessionClose, zap.String(audit.FieldSession, sess.id), zap.String("via", sess.via),
 			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldPeerName, c.self.Server.Name),
 			zap.String(audit.FieldReason, reason),
-			zap.Duration(audit.FieldDuration, c.cfg.Now().Sub(sess.since)))
+			audit.Duration(c.cfg.Now().Sub(sess.since)))
 	})
 }
 
@@ -215,30 +214,25 @@ func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, e
 		return nil, resp != nil && tunnel.RefusalIsFinal(resp.StatusCode), err
 	}
 	sessionID := resp.Header.Get(tunnel.HeaderSession)
-	tconn := tls.Client(conn, tlsconf.Client(c.cfg.Identity.GetClientCertificate, c.cfg.Identity.Roots, c.self.Server.UUID, c.checkServer))
-	if err := tconn.HandshakeContext(ctx); err != nil {
-		_ = conn.Close()
-		c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
-			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldDecision, "deny"),
-			zap.String(audit.FieldReason, tunnel.DenyCode(err, tunnel.CodeBadChain)), zap.String(audit.FieldDetail, err.Error()))
-		return nil, true, fmt.Errorf("end-to-end handshake (session %s): %w", sessionID, err)
-	}
-	mux, err := yamux.Client(tconn, tunnel.MuxConfig())
+	// Pinned TLS 1.3, the multiplexer, and a ping that proves the server accepted us (in TLS
+	// 1.3 our handshake completes before the server has judged our certificate).
+	mux, err := tunnel.OpenClientSession(ctx, conn,
+		tlsconf.Client(c.cfg.Identity.GetClientCertificate, c.cfg.Identity.Roots, c.self.Server.UUID, c.checkServer))
 	if err != nil {
-		_ = tconn.Close()
-		return nil, false, fmt.Errorf("multiplexer: %w", err)
-	}
-	// In TLS 1.3 our handshake completes before the server has judged our certificate; one
-	// round trip proves it accepted us (a refusal closes the connection with an alert).
-	stopPing := context.AfterFunc(ctx, func() { _ = mux.Close() })
-	_, err = mux.Ping()
-	stopPing()
-	if err != nil {
-		_ = mux.Close()
+		var open *tunnel.OpenError
+		if !errors.As(err, &open) {
+			return nil, false, err // the multiplexer did not start
+		}
+		if errors.Is(err, tunnel.ErrHandshake) {
+			c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
+				zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldDecision, "deny"),
+				zap.String(audit.FieldReason, tunnel.DenyCode(open.Err, tunnel.CodeBadChain)), zap.String(audit.FieldDetail, open.Err.Error()))
+			return nil, true, fmt.Errorf("end-to-end handshake (session %s): %w", sessionID, open.Err)
+		}
 		c.audit.Log(audit.AuthDeny, zap.String(audit.FieldSession, sessionID), zap.String("via", rt.name),
 			zap.String(audit.FieldPeerUUID, c.self.Server.UUID), zap.String(audit.FieldDecision, "deny"),
 			zap.String(audit.FieldReason, tunnel.CodeNotAllowed), zap.String(audit.FieldDetail, "server refused our certificate"))
-		return nil, true, fmt.Errorf("session %s: the server refused our certificate (revoked, outside its schedule, or not issued for it): %w", sessionID, err)
+		return nil, true, fmt.Errorf("session %s: the server refused our certificate (revoked, outside its schedule, or not issued for it): %w", sessionID, open.Err)
 	}
 	sess = &tunnelSession{id: sessionID, via: rt.name, rank: rank, mux: mux, since: c.cfg.Now(), draining: make(chan struct{})}
 	if !c.goTracked(func() { c.acceptNotices(sess) }) {

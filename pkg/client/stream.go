@@ -79,7 +79,7 @@ func (c *Client) handle(local net.Conn) {
 		zap.Uint32("stream", stream.StreamID()),
 		zap.String(audit.FieldRemoteAddr, local.RemoteAddr().String()),
 		zap.Int64(audit.FieldBytesIn, down), zap.Int64(audit.FieldBytesOut, up),
-		zap.Duration(audit.FieldDuration, time.Since(start)),
+		audit.Duration(time.Since(start)),
 	}
 	var deny *tunnel.DenyError
 	if errors.As(sc.status, &deny) {

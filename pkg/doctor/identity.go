@@ -2,10 +2,8 @@ package doctor
 
 import (
 	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,19 +20,31 @@ const warnFraction = 5 // 1/5 = 20%
 // can sign tokens and speak for its role (key matches, attributes decode). An expired or
 // foreign-CA certificate is still usable here: the peers' answers to it are worth showing.
 //
-// identity.Check reports every problem but as plain errors, so the checks that tell the
-// problems apart are made here on the identity it parsed; identity.Check then guards that the
-// doctor never passes a set the role would refuse to load.
+// The verdicts are identity.Check's, the same the role loads with; the checks here sort its
+// problems by kind and word them, reading the certificates only for names and times.
 func (r *runner) checkIdentity(cfg *config.Config) (*identity.Identity, bool) {
 	now := r.opts.Now()
-	id, problems := identity.Check(cfg.Cert, cfg.Key, cfg.CA, now)
+	id, errs := identity.Check(cfg.Cert, cfg.Key, cfg.CA, now)
 	if id == nil {
-		r.fail("certificate, key and CA load", errors.Join(problems...).Error(),
+		r.fail("certificate, key and CA load", errors.Join(errs...).Error(),
 			"point cert, key and ca at the files of the bundle `backend ca issue` wrote (PEM)")
 		return nil, false
 	}
+	problems := make(map[identity.ProblemKind][]*identity.Problem)
+	var unsorted []error
+	for _, err := range errs {
+		var p *identity.Problem
+		if errors.As(err, &p) {
+			switch p.Kind {
+			case identity.KindKey, identity.KindChain, identity.KindTime, identity.KindAttrs, identity.KindSAN, identity.KindKeyUsage:
+				problems[p.Kind] = append(problems[p.Kind], p)
+				continue
+			}
+		}
+		unsorted = append(unsorted, err)
+	}
 
-	keyOK := publicKeyEqual(id.Leaf.PublicKey, id.Signer().Public())
+	keyOK := len(problems[identity.KindKey]) == 0
 	const keyName = "certificate and key match"
 	if keyOK {
 		r.pass(keyName, fmt.Sprintf("%s key", keyType(id.Signer().Public())))
@@ -42,23 +52,17 @@ func (r *runner) checkIdentity(cfg *config.Config) (*identity.Identity, bool) {
 		r.fail(keyName, "the private key in key is not the key of the certificate in cert",
 			"use the key file written next to this certificate by `backend ca issue` (NAME.key with NAME.crt)")
 	}
+	r.checkChain(id, problems[identity.KindChain])
+	attrsOK := r.checkAttrs(id, problems)
+	r.checkValidity(id, now, problems[identity.KindTime])
 
-	chainOK := r.checkChain(id, now)
-	attrsOK := r.checkAttrs(id)
-	timeOK := r.checkValidity(id, now)
-
-	if keyOK && chainOK && attrsOK && timeOK && len(problems) > 0 {
-		// The checks above mirror identity.Check; should they drift apart, say so rather than
-		// pass a set the role would refuse.
-		r.fail("certificate set loads as the role loads it", errors.Join(problems...).Error(),
+	if len(unsorted) > 0 {
+		// A problem of a kind the checks above do not know: say so rather than pass a set the
+		// role would refuse.
+		r.fail("certificate set loads as the role loads it", errors.Join(unsorted...).Error(),
 			"fix the problem named; the doctor's own checks missed it, please report that too")
 	}
 	return id, keyOK && attrsOK
-}
-
-func publicKeyEqual(a, b crypto.PublicKey) bool {
-	eq, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && eq.Equal(b)
 }
 
 func keyType(pub crypto.PublicKey) string {
@@ -68,93 +72,63 @@ func keyType(pub crypto.PublicKey) string {
 	return strings.ToUpper(s)
 }
 
-// checkChain verifies the signatures from the leaf to the CA. Validity periods are the expiry
-// check's, so the chain is verified at a time inside all of them when now is not.
-func (r *runner) checkChain(id *identity.Identity, now time.Time) bool {
+// checkChain reports identity.Check's verdict on the signatures from the leaf to the CA
+// (verified at a time inside every validity period, so an expiry is the validity check's).
+func (r *runner) checkChain(id *identity.Identity, problems []*identity.Problem) {
 	const name = "certificate chains to the CA"
-	all := append([]*x509.Certificate{id.CA}, id.Chain...)
-	at := now
-	if !validAt(all, now) {
-		at = overlap(all)
-	}
-	inter := x509.NewCertPool()
-	for _, c := range id.Chain[1:] {
-		inter.AddCert(c)
-	}
-	_, err := id.Leaf.Verify(x509.VerifyOptions{
-		Roots:         id.Roots,
-		Intermediates: inter,
-		CurrentTime:   at,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
-	if err == nil {
+	if len(problems) == 0 {
 		r.pass(name, fmt.Sprintf("issued by %q", id.CA.Subject.CommonName))
-		return true
+		return
 	}
-	var unknown x509.UnknownAuthorityError
-	if errors.As(err, &unknown) {
+	p := problems[0]
+	if errors.Is(p, identity.ErrOtherCA) {
 		r.fail(name, fmt.Sprintf("the certificate (issued by %q) was not signed by the CA in ca (%q)",
 			id.Leaf.Issuer.CommonName, id.CA.Subject.CommonName),
 			"set ca to the CA that issued this certificate (the ca.crt of its bundle), or re-issue the certificate from this CA")
-		return false
+		return
 	}
-	r.fail(name, err.Error(), "re-issue the certificate from the CA in ca (`backend ca issue`)")
-	return false
+	r.fail(name, cause(p.Err).Error(), "re-issue the certificate from the CA in ca (`backend ca issue`)")
 }
 
-func validAt(certs []*x509.Certificate, t time.Time) bool {
-	for _, c := range certs {
-		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
-			return false
-		}
+// cause is the error err wraps, or err: the words of x509 or certattrs without the prefix
+// identity puts on them for a log line.
+func cause(err error) error {
+	if c := errors.Unwrap(err); c != nil {
+		return c
 	}
-	return true
+	return err
 }
 
-// overlap returns a time inside every certificate's validity, or the latest NotBefore when
-// there is none.
-func overlap(certs []*x509.Certificate) time.Time {
-	from, to := certs[0].NotBefore, certs[0].NotAfter
-	for _, c := range certs[1:] {
-		if c.NotBefore.After(from) {
-			from = c.NotBefore
-		}
-		if c.NotAfter.Before(to) {
-			to = c.NotAfter
-		}
-	}
-	if to.Before(from) {
-		return from
-	}
-	return from.Add(to.Sub(from) / 2)
-}
-
-// checkAttrs decodes the attributes and checks what the role needs of the certificate around
-// them: the identity SAN and the extended key usages.
-func (r *runner) checkAttrs(id *identity.Identity) bool {
+// checkAttrs reports whether the attributes decoded and what the role needs of the
+// certificate around them: the identity SAN and the extended key usages.
+func (r *runner) checkAttrs(id *identity.Identity, problems map[identity.ProblemKind][]*identity.Problem) bool {
 	const name = "role and attributes decode and validate"
-	attrs, err := certattrs.Decode(id.Leaf)
-	if err != nil {
+	if ps := problems[identity.KindAttrs]; len(ps) > 0 {
 		fix := "re-issue the certificate with `backend ca issue` (this one carries invalid Sentinel attributes)"
-		if errors.Is(err, certattrs.ErrNoExtension) {
+		if errors.Is(ps[0], certattrs.ErrNoExtension) {
 			fix = "use a certificate issued by `backend ca issue`: this one has no Sentinel attributes"
 		}
-		r.fail(name, err.Error(), fix)
+		r.fail(name, cause(ps[0].Err).Error(), fix)
 		return false
 	}
-	role := attrs.Role()
-	var problems []string
-	if san := certattrs.IdentityDNS(role, attrs.UUID()); !slices.Contains(id.Leaf.DNSNames, san) {
-		problems = append(problems, "certificate lacks its identity name "+san)
+	role := id.Attrs.Role()
+	var details []string
+	if len(problems[identity.KindSAN]) > 0 {
+		details = append(details, "certificate lacks its identity name "+certattrs.IdentityDNS(role, id.Attrs.UUID()))
 	}
-	if missing := missingEKU(id.Leaf, role); missing != "" {
-		problems = append(problems, fmt.Sprintf("a %s certificate needs extended key usage %s", role, missing))
+	for _, p := range problems[identity.KindKeyUsage] {
+		var ku *identity.KeyUsageError
+		if errors.As(p, &ku) {
+			details = append(details, fmt.Sprintf("a %s certificate needs extended key usage %s", role, ku.MissingName()))
+		} else {
+			details = append(details, p.Error())
+		}
 	}
-	if len(problems) > 0 {
-		r.fail(name, strings.Join(problems, "; "), "re-issue the certificate with `backend ca issue "+string(role)+"`")
+	if len(details) > 0 {
+		r.fail(name, strings.Join(details, "; "), "re-issue the certificate with `backend ca issue "+string(role)+"`")
 		return false
 	}
-	r.pass(name, describeAttrs(attrs))
+	r.pass(name, describeAttrs(id.Attrs))
 	return true
 }
 
@@ -181,29 +155,10 @@ func hostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-// missingEKU names the first extended key usage role needs that leaf lacks, or "".
-func missingEKU(leaf *x509.Certificate, role certattrs.Role) string {
-	if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		return ""
-	}
-	need := map[certattrs.Role][]x509.ExtKeyUsage{
-		certattrs.RoleRelay:  {x509.ExtKeyUsageServerAuth},
-		certattrs.RoleServer: {x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		certattrs.RoleClient: {x509.ExtKeyUsageClientAuth},
-	}[role]
-	for _, u := range need {
-		if !slices.Contains(leaf.ExtKeyUsage, u) {
-			if u == x509.ExtKeyUsageServerAuth {
-				return "serverAuth"
-			}
-			return "clientAuth"
-		}
-	}
-	return ""
-}
-
-// checkValidity judges the leaf's validity period at now (and the CA's and intermediates').
-func (r *runner) checkValidity(id *identity.Identity, now time.Time) bool {
+// checkValidity reports identity.Check's verdict on the validity periods at now: the leaf's
+// first, then the intermediates' and the CA's; a valid leaf in the last 20% of its lifetime
+// is a warning.
+func (r *runner) checkValidity(id *identity.Identity, now time.Time, problems []*identity.Problem) {
 	const name = "certificate validity"
 	leaf := id.Leaf
 	renew := "re-issue the certificate (`backend ca issue " + string(id.Attrs.Role()) + " --name " + id.Attrs.Name() +
@@ -211,34 +166,33 @@ func (r *runner) checkValidity(id *identity.Identity, now time.Time) bool {
 	if id.Attrs.Role() == "" {
 		renew = "re-issue the certificate with `backend ca issue`, install it and reload the role (SIGHUP) or restart it"
 	}
-	switch {
-	case now.After(leaf.NotAfter):
-		r.fail(name, fmt.Sprintf("expired at %s (%s ago)", stamp(leaf.NotAfter), human(now.Sub(leaf.NotAfter))), renew)
-		return false
-	case now.Before(leaf.NotBefore):
-		r.fail(name, fmt.Sprintf("not valid before %s (in %s)", stamp(leaf.NotBefore), human(leaf.NotBefore.Sub(now))),
-			"check this machine's clock; if it is right, wait or re-issue the certificate")
-		return false
-	}
-	for i, c := range append(id.Chain[1:len(id.Chain):len(id.Chain)], id.CA) {
-		what := fmt.Sprintf("the CA certificate %q", c.Subject.CommonName)
-		if i < len(id.Chain)-1 {
-			what = fmt.Sprintf("intermediate certificate %q", c.Subject.CommonName)
-		}
-		if now.After(c.NotAfter) || now.Before(c.NotBefore) {
-			r.fail(name, fmt.Sprintf("%s is valid only from %s to %s", what, stamp(c.NotBefore), stamp(c.NotAfter)),
+	if len(problems) > 0 {
+		var v *identity.ValidityError
+		switch {
+		case !errors.As(problems[0], &v):
+			r.fail(name, problems[0].Error(), renew)
+		case v.Cert == leaf && v.Expired:
+			r.fail(name, fmt.Sprintf("expired at %s (%s ago)", stamp(leaf.NotAfter), human(now.Sub(leaf.NotAfter))), renew)
+		case v.Cert == leaf:
+			r.fail(name, fmt.Sprintf("not valid before %s (in %s)", stamp(leaf.NotBefore), human(leaf.NotBefore.Sub(now))),
+				"check this machine's clock; if it is right, wait or re-issue the certificate")
+		default:
+			what := fmt.Sprintf("intermediate certificate %q", v.Cert.Subject.CommonName)
+			if v.Cert == id.CA {
+				what = fmt.Sprintf("the CA certificate %q", v.Cert.Subject.CommonName)
+			}
+			r.fail(name, fmt.Sprintf("%s is valid only from %s to %s", what, stamp(v.Cert.NotBefore), stamp(v.Cert.NotAfter)),
 				"a CA that is not valid now invalidates every certificate under it: create a new CA (`backend ca init`) and re-issue")
-			return false
 		}
+		return
 	}
 	lifetime := leaf.NotAfter.Sub(leaf.NotBefore)
 	left := leaf.NotAfter.Sub(now)
 	if left < lifetime/warnFraction {
 		r.warn(name, fmt.Sprintf("expires at %s: %s left of its %s lifetime (under 20%%)", stamp(leaf.NotAfter), human(left), human(lifetime)), renew)
-		return true
+		return
 	}
 	r.pass(name, fmt.Sprintf("valid until %s (%s left of %s)", stamp(leaf.NotAfter), human(left), human(lifetime)))
-	return true
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

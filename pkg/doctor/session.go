@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -82,9 +81,10 @@ func (r *runner) checkServer(id *identity.Identity) {
 }
 
 // endToEnd takes the client's WebSocket the relay spliced to the server through the steps
-// pkg/client's connect takes (pinned TLS 1.3 with tlsconf.Client, yamux with
-// tunnel.MuxConfig), opens one stream and reads the server's status line for the target. It
-// closes everything and returns the checks, for the caller to report in order.
+// pkg/client's connect takes (tunnel.OpenClientSession with tlsconf.Client: pinned TLS 1.3,
+// the multiplexer, and a ping the server answers only once it accepted our certificate),
+// opens one stream and reads the server's status line for the target. It closes everything
+// and returns the checks, for the caller to report in order.
 func (r *runner) endToEnd(id *identity.Identity, relayName string, acc *accepted) []Check {
 	cl := id.Attrs.Client
 	target := net.JoinHostPort(cl.Target.Host, strconv.Itoa(cl.Target.Port))
@@ -97,42 +97,48 @@ func (r *runner) endToEnd(id *identity.Identity, relayName string, acc *accepted
 	checkLogs := "see the server's log and audit trail for session " + acc.session
 
 	store := identity.NewStore(id)
-	tconn := tls.Client(acc.conn, tlsconf.Client(store.GetClientCertificate, store.Roots, cl.Server.UUID, nil))
-	defer tconn.Close() // closes the WebSocket under it
+	cfg := tlsconf.Client(store.GetClientCertificate, store.Roots, cl.Server.UUID, nil)
+	// The pass names the TLS version the handshake settled on.
+	var version uint16
+	verify := cfg.VerifyConnection
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		version = cs.Version
+		return verify(cs)
+	}
+	hsDetail := func() string {
+		return fmt.Sprintf("session %s, %s, server certificate pinned to uuid %s", acc.session, tls.VersionName(version), cl.Server.UUID)
+	}
 
 	ctx, cancel := r.step()
-	err := tconn.HandshakeContext(ctx)
+	mux, err := tunnel.OpenClientSession(ctx, acc.conn, cfg) // closes acc.conn on error
 	cancel()
 	if err != nil {
-		var deny *tunnel.DenyError
+		var (
+			open *tunnel.OpenError
+			deny *tunnel.DenyError
+		)
 		switch {
-		case errors.As(err, &deny):
+		case !errors.As(err, &open):
+			add(hsName, StatusFail, err.Error(), checkLogs)
+		case errors.As(open.Err, &deny):
 			add(hsName, StatusFail, "we refused the server's certificate: "+deny.Error(), e2eDenyFix(deny.Code, cl.Server.Name))
-		case isRemoteAlert(err):
-			add(hsName, StatusFail, "the server refused our certificate: "+err.Error(), serverRefusedFix(acc.session))
+		case isRemoteAlert(open.Err):
+			add(hsName, StatusFail, "the server refused our certificate: "+open.Err.Error(), serverRefusedFix(acc.session))
+		case errors.Is(err, tunnel.ErrRefused):
+			// The handshake held and the server sent no refusal, but it did not answer either
+			// (closed, or silent): a failure of the session behind it, reported on the stream
+			// as before the ping existed.
+			add(hsName, StatusPass, hsDetail(), "")
+			add(streamName, StatusFail, "no status line from the server: "+r.describe(open.Err), checkLogs)
 		default:
-			add(hsName, StatusFail, r.describe(err), checkLogs)
+			add(hsName, StatusFail, r.describe(open.Err), checkLogs)
 		}
 		return out
 	}
-	cs := tconn.ConnectionState()
-	hsDetail := fmt.Sprintf("session %s, %s, server certificate pinned to uuid %s", acc.session, tls.VersionName(cs.Version), cl.Server.UUID)
+	defer mux.Close() // closes the WebSocket under it
+	add(hsName, StatusPass, hsDetail(), "")
 
-	rc := &recordConn{Conn: tconn}
-	mux, err := yamux.Client(rc, tunnel.MuxConfig())
-	if err != nil {
-		add(hsName, StatusFail, "multiplexer: "+err.Error(), checkLogs)
-		return out
-	}
-	defer mux.Close()
-	// TLS 1.3 ends the client's handshake before the server has judged our certificate: its
-	// verdict arrives with the first read, so the handshake is reported once the stream answers.
 	status, err := r.streamStatus(mux)
-	if alert := rc.readErr(); isRemoteAlert(alert) {
-		add(hsName, StatusFail, "the server refused our certificate: "+alert.Error(), serverRefusedFix(acc.session))
-		return out
-	}
-	add(hsName, StatusPass, hsDetail, "")
 	var deny *tunnel.DenyError
 	switch {
 	case err != nil:
@@ -178,30 +184,4 @@ func serverRefusedFix(session string) string {
 func isRemoteAlert(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "remote error"
-}
-
-// recordConn remembers the first read error of the TLS session under the multiplexer, where a
-// server's late refusal of our certificate shows up as a remote alert.
-type recordConn struct {
-	net.Conn
-	mu  sync.Mutex
-	err error
-}
-
-func (c *recordConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if err != nil {
-		c.mu.Lock()
-		if c.err == nil {
-			c.err = err
-		}
-		c.mu.Unlock()
-	}
-	return n, err
-}
-
-func (c *recordConn) readErr() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
 }

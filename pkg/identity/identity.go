@@ -28,7 +28,7 @@ type Identity struct {
 func (id *Identity) Signer() crypto.Signer { return id.Cert.PrivateKey.(crypto.Signer) }
 
 // Parse checks that the key matches the certificate, that the certificate chains to the CA
-// and is valid now, and decodes its attributes. Errors say which of those failed.
+// and is valid now, and decodes its attributes. Its error is the first *Problem Check finds.
 func Parse(certPEM, keyPEM, caPEM []byte) (*Identity, error) {
 	id, problems := Check(certPEM, keyPEM, caPEM, time.Now())
 	if len(problems) > 0 {
@@ -39,21 +39,22 @@ func Parse(certPEM, keyPEM, caPEM []byte) (*Identity, error) {
 
 // Check runs every check Parse runs, at time now, and reports all the problems it finds
 // instead of stopping at the first, for diagnostics such as an expired certificate whose
-// attributes should still be shown. The Identity is nil only when the certificate, key or
-// CA cannot be read at all; otherwise it is returned even with problems (Attrs is zero if
-// they did not decode) and must not be used to serve.
+// attributes should still be shown. Each problem is a *Problem, in the order key, time,
+// chain, attributes, SAN, key usage. The Identity is nil only when the certificate, key or
+// CA cannot be read at all (one KindRead problem); otherwise it is returned even with
+// problems (Attrs is zero if they did not decode) and must not be used to serve.
 func Check(certPEM, keyPEM, caPEM []byte, now time.Time) (*Identity, []error) {
 	chain, err := parseCerts(certPEM)
 	if err != nil {
-		return nil, []error{fmt.Errorf("cert: %w", err)}
+		return nil, []error{problem(KindRead, fmt.Errorf("cert: %w", err))}
 	}
 	ca, err := parseCA(caPEM)
 	if err != nil {
-		return nil, []error{fmt.Errorf("ca: %w", err)}
+		return nil, []error{problem(KindRead, fmt.Errorf("ca: %w", err))}
 	}
 	key, err := parseKey(keyPEM)
 	if err != nil {
-		return nil, []error{fmt.Errorf("key: %w", err)}
+		return nil, []error{problem(KindRead, fmt.Errorf("key: %w", err))}
 	}
 	leaf := chain[0]
 	roots := x509.NewCertPool()
@@ -71,26 +72,140 @@ func Check(certPEM, keyPEM, caPEM []byte, now time.Time) (*Identity, []error) {
 
 	var problems []error
 	if !publicKeyEqual(leaf.PublicKey, key.Public()) {
-		problems = append(problems, errors.New("key does not match certificate"))
+		problems = append(problems, problem(KindKey, errors.New("key does not match certificate")))
 	}
-	problems = append(problems, checkTime(ca, chain, now)...)
-	if err := verifyChain(ca, chain, roots, now); err != nil {
-		problems = append(problems, err)
+	invalid := checkTime(ca, chain, now)
+	for _, v := range invalid {
+		problems = append(problems, problem(KindTime, v))
+	}
+	if err := verifyChain(ca, chain, roots, now, len(invalid) > 0); err != nil {
+		problems = append(problems, problem(KindChain, err))
 	}
 	attrs, err := certattrs.Decode(leaf)
 	if err != nil {
-		problems = append(problems, fmt.Errorf("certificate attributes: %w", err))
+		problems = append(problems, problem(KindAttrs, fmt.Errorf("certificate attributes: %w", err)))
 		return id, problems
 	}
 	id.Attrs = attrs
 	san := certattrs.IdentityDNS(attrs.Role(), attrs.UUID())
 	if !slices.Contains(leaf.DNSNames, san) {
-		problems = append(problems, fmt.Errorf("certificate lacks its identity SAN %s", san))
+		problems = append(problems, problem(KindSAN, fmt.Errorf("certificate lacks its identity SAN %s", san)))
 	}
 	if err := checkKeyUsage(leaf, attrs.Role()); err != nil {
-		problems = append(problems, err)
+		problems = append(problems, problem(KindKeyUsage, err))
 	}
 	return id, problems
+}
+
+// ProblemKind says which of Check's checks a Problem failed.
+type ProblemKind int
+
+// The kinds of Problem. The zero value is no kind.
+const (
+	// KindRead: the certificate, key or CA could not be read at all (PEM or DER), or the CA
+	// file is not one CA certificate. Check returns no Identity.
+	KindRead ProblemKind = iota + 1
+	// KindKey: the private key is not the key of the certificate.
+	KindKey
+	// KindChain: the certificate does not chain to the CA. Err is ErrOtherCA when no chain
+	// reaches the CA; otherwise it wraps the error of x509.Certificate.Verify. Validity periods are KindTime's:
+	// when a certificate is outside its own, the chain is verified at a time inside all of
+	// them if there is one.
+	KindChain
+	// KindTime: a certificate of the chain, or the CA, is outside its validity period at the
+	// time checked. Err is a *ValidityError; there is one such problem per certificate.
+	KindTime
+	// KindAttrs: the Sentinel attributes are missing or invalid. Err wraps the error of
+	// certattrs.Decode (certattrs.ErrNoExtension when there are none). The SAN and key usage
+	// checks need the role, so they are not made.
+	KindAttrs
+	// KindSAN: the certificate lacks its identity name, certattrs.IdentityDNS of its role and
+	// uuid.
+	KindSAN
+	// KindKeyUsage: the certificate lacks an extended key usage its role needs. Err is a
+	// *KeyUsageError.
+	KindKeyUsage
+)
+
+func (k ProblemKind) String() string {
+	switch k {
+	case KindRead:
+		return "read"
+	case KindKey:
+		return "key"
+	case KindChain:
+		return "chain"
+	case KindTime:
+		return "time"
+	case KindAttrs:
+		return "attrs"
+	case KindSAN:
+		return "san"
+	case KindKeyUsage:
+		return "key usage"
+	}
+	return fmt.Sprintf("ProblemKind(%d)", int(k))
+}
+
+// Problem is one thing Check found wrong with a certificate set. Its message is Err's: the
+// message Parse returns.
+type Problem struct {
+	Kind ProblemKind
+	Err  error // what is wrong; for the kinds that say so, of a documented type or wrapping the cause
+}
+
+func problem(kind ProblemKind, err error) *Problem { return &Problem{Kind: kind, Err: err} }
+
+func (p *Problem) Error() string { return p.Err.Error() }
+
+// Unwrap returns Err, so errors.Is and errors.As see what the kind documents.
+func (p *Problem) Unwrap() error { return p.Err }
+
+// ErrOtherCA is the Err of a KindChain problem where no chain from the certificate reaches the
+// CA in ca (x509.UnknownAuthorityError): it, or an intermediate, was signed by another CA, or
+// an intermediate is missing or is not a CA.
+var ErrOtherCA = errors.New("certificate not signed by the CA in ca")
+
+// ValidityError is the Err of a KindTime problem: Cert is outside its validity period.
+type ValidityError struct {
+	// Cert is the certificate concerned: the Identity's Leaf, one of Chain[1:] (the
+	// intermediates), or CA, as the same pointer.
+	Cert *x509.Certificate
+	// Expired is true when the time checked is after Cert.NotAfter, false when it is before
+	// Cert.NotBefore.
+	Expired bool
+
+	what string // how the message names Cert: "certificate", "ca certificate", ...
+}
+
+func (e *ValidityError) Error() string {
+	if e.Expired {
+		return fmt.Sprintf("%s expired at %s", e.what, e.Cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%s not valid before %s", e.what, e.Cert.NotBefore.UTC().Format(time.RFC3339))
+}
+
+// KeyUsageError is the Err of a KindKeyUsage problem: a certificate of Role lacks the
+// extended key usage Missing (a relay needs serverAuth, a server both serverAuth and
+// clientAuth, a client clientAuth; ExtKeyUsageAny satisfies each).
+type KeyUsageError struct {
+	Role    certattrs.Role
+	Missing x509.ExtKeyUsage // the first usage the role needs that the certificate lacks
+}
+
+func (e *KeyUsageError) Error() string {
+	return fmt.Sprintf("%s certificate lacks extended key usage %s", e.Role, e.MissingName())
+}
+
+// MissingName is Missing by its RFC 5280 name: "serverAuth" or "clientAuth".
+func (e *KeyUsageError) MissingName() string {
+	switch e.Missing {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	}
+	return fmt.Sprintf("%d", e.Missing)
 }
 
 // parseCerts returns the CERTIFICATE blocks of data, leaf first. Text around the blocks is
@@ -178,16 +293,16 @@ func publicKeyEqual(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
-// checkTime reports each certificate of the chain, and the CA, that is not valid at now,
-// with the bound it is outside of.
-func checkTime(ca *x509.Certificate, chain []*x509.Certificate, now time.Time) []error {
-	var problems []error
+// checkTime reports each certificate of the chain, leaf first, and then the CA, that is not
+// valid at now, with the bound it is outside of.
+func checkTime(ca *x509.Certificate, chain []*x509.Certificate, now time.Time) []*ValidityError {
+	var problems []*ValidityError
 	check := func(what string, c *x509.Certificate) {
 		switch {
 		case now.After(c.NotAfter):
-			problems = append(problems, fmt.Errorf("%s expired at %s", what, c.NotAfter.UTC().Format(time.RFC3339)))
+			problems = append(problems, &ValidityError{Cert: c, Expired: true, what: what})
 		case now.Before(c.NotBefore):
-			problems = append(problems, fmt.Errorf("%s not valid before %s", what, c.NotBefore.UTC().Format(time.RFC3339)))
+			problems = append(problems, &ValidityError{Cert: c, what: what})
 		}
 	}
 	check("certificate", chain[0])
@@ -199,15 +314,15 @@ func checkTime(ca *x509.Certificate, chain []*x509.Certificate, now time.Time) [
 }
 
 // verifyChain checks the signatures from the leaf to the CA. Validity periods are
-// checkTime's job, so when now is outside them the chain is verified at a time inside all
-// of them, keeping "expired" and "not signed by the CA" apart.
-func verifyChain(ca *x509.Certificate, chain []*x509.Certificate, roots *x509.CertPool, now time.Time) error {
+// checkTime's job, so when now is outside one of them (outside) the chain is verified at a
+// time inside all of them, keeping "expired" and "not signed by the CA" apart.
+func verifyChain(ca *x509.Certificate, chain []*x509.Certificate, roots *x509.CertPool, now time.Time, outside bool) error {
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
 	at := now
-	if len(checkTime(ca, chain, now)) > 0 {
+	if outside {
 		at = overlap(append([]*x509.Certificate{ca}, chain...))
 	}
 	_, err := chain[0].Verify(x509.VerifyOptions{
@@ -221,7 +336,7 @@ func verifyChain(ca *x509.Certificate, chain []*x509.Certificate, roots *x509.Ce
 	}
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) {
-		return errors.New("certificate not signed by the CA in ca")
+		return ErrOtherCA
 	}
 	return fmt.Errorf("verify certificate chain: %w", err)
 }
@@ -245,7 +360,7 @@ func overlap(certs []*x509.Certificate) time.Time {
 }
 
 // checkKeyUsage enforces the role's extended key usages: relay serverAuth, server both,
-// client clientAuth (ExtKeyUsageAny satisfies each).
+// client clientAuth (ExtKeyUsageAny satisfies each). Its error is a *KeyUsageError.
 func checkKeyUsage(leaf *x509.Certificate, role certattrs.Role) error {
 	var need []x509.ExtKeyUsage
 	switch role {
@@ -261,20 +376,10 @@ func checkKeyUsage(leaf *x509.Certificate, role certattrs.Role) error {
 	}
 	for _, u := range need {
 		if !slices.Contains(leaf.ExtKeyUsage, u) {
-			return fmt.Errorf("%s certificate lacks extended key usage %s", role, ekuName(u))
+			return &KeyUsageError{Role: role, Missing: u}
 		}
 	}
 	return nil
-}
-
-func ekuName(u x509.ExtKeyUsage) string {
-	switch u {
-	case x509.ExtKeyUsageServerAuth:
-		return "serverAuth"
-	case x509.ExtKeyUsageClientAuth:
-		return "clientAuth"
-	}
-	return fmt.Sprintf("%d", u)
 }
 
 // Store holds the current Identity.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/netip"
 	"strings"
@@ -341,5 +342,128 @@ func TestStoreReplace(t *testing.T) {
 	}
 	if s.Load() != renewed {
 		t.Fatal("a refused Replace changed the identity")
+	}
+}
+
+// TestCheckProblemKinds: each problem Check reports is a *Problem of its kind, and carries
+// what the kind documents (ErrOtherCA, *ValidityError, *KeyUsageError, the decode error).
+func TestCheckProblemKinds(t *testing.T) {
+	ca := testpki.NewCA(t, "Test Root")
+	other := testpki.NewCA(t, "Other Root")
+	now := time.Now()
+
+	type tc struct {
+		certPEM, keyPEM, caPEM []byte
+		kind                   ProblemKind
+		check                  func(t *testing.T, id *Identity, p *Problem)
+	}
+	tests := map[string]func(t *testing.T) tc{
+		"fail/read": func(t *testing.T) tc {
+			l := ca.Issue(t, clientAttrs(), testpki.Opts{})
+			return tc{l.CertPEM, nil, ca.PEM, KindRead, nil}
+		},
+		"fail/key-mismatch": func(t *testing.T) tc {
+			l, k := ca.Issue(t, clientAttrs(), testpki.Opts{}), ca.Issue(t, clientAttrs(), testpki.Opts{})
+			return tc{l.CertPEM, k.KeyPEM, ca.PEM, KindKey, nil}
+		},
+		"fail/other-ca": func(t *testing.T) tc {
+			l := other.Issue(t, clientAttrs(), testpki.Opts{})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindChain, func(t *testing.T, _ *Identity, p *Problem) {
+				if !errors.Is(p, ErrOtherCA) {
+					t.Errorf("problem %v is not ErrOtherCA", p)
+				}
+			}}
+		},
+		"fail/expired": func(t *testing.T) tc {
+			l := ca.Issue(t, clientAttrs(), testpki.Opts{NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(-time.Hour)})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindTime, func(t *testing.T, id *Identity, p *Problem) {
+				var v *ValidityError
+				if !errors.As(p, &v) || v.Cert != id.Leaf || !v.Expired {
+					t.Errorf("problem %v: want an expired *ValidityError about the leaf, got %+v", p, v)
+				}
+			}}
+		},
+		"fail/not-yet-valid": func(t *testing.T) tc {
+			l := ca.Issue(t, clientAttrs(), testpki.Opts{NotBefore: now.Add(time.Hour), NotAfter: now.Add(2 * time.Hour)})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindTime, func(t *testing.T, id *Identity, p *Problem) {
+				var v *ValidityError
+				if !errors.As(p, &v) || v.Cert != id.Leaf || v.Expired {
+					t.Errorf("problem %v: want a not-yet-valid *ValidityError about the leaf, got %+v", p, v)
+				}
+			}}
+		},
+		"fail/no-attrs": func(t *testing.T) tc {
+			l := ca.Issue(t, clientAttrs(), testpki.Opts{NoAttrs: true})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindAttrs, func(t *testing.T, _ *Identity, p *Problem) {
+				if !errors.Is(p, certattrs.ErrNoExtension) {
+					t.Errorf("problem %v does not wrap certattrs.ErrNoExtension", p)
+				}
+			}}
+		},
+		"fail/no-identity-san": func(t *testing.T) tc {
+			l := ca.Issue(t, clientAttrs(), testpki.Opts{NoIdentitySAN: true, DNSNames: []string{"alice.example.com"}})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindSAN, nil}
+		},
+		"fail/wrong-key-usage": func(t *testing.T) tc {
+			l := ca.Issue(t, serverAttrs(), testpki.Opts{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+			return tc{l.CertPEM, l.KeyPEM, ca.PEM, KindKeyUsage, func(t *testing.T, _ *Identity, p *Problem) {
+				var k *KeyUsageError
+				if !errors.As(p, &k) || k.Role != certattrs.RoleServer || k.Missing != x509.ExtKeyUsageClientAuth || k.MissingName() != "clientAuth" {
+					t.Errorf("problem %v: want a *KeyUsageError for a server's clientAuth, got %+v", p, k)
+				}
+			}}
+		},
+	}
+	// Prove the good path first.
+	good := ca.Issue(t, clientAttrs(), testpki.Opts{})
+	if _, problems := Check(good.CertPEM, good.KeyPEM, ca.PEM, now); len(problems) != 0 {
+		t.Fatalf("good certificate: %v", problems)
+	}
+	for name, setup := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := setup(t)
+			id, problems := Check(c.certPEM, c.keyPEM, c.caPEM, now)
+			if len(problems) != 1 {
+				t.Fatalf("got %d problems, want 1: %v", len(problems), problems)
+			}
+			var p *Problem
+			if !errors.As(problems[0], &p) {
+				t.Fatalf("problem %v (%T) is not a *Problem", problems[0], problems[0])
+			}
+			if p.Kind != c.kind {
+				t.Errorf("kind = %s, want %s (%v)", p.Kind, c.kind, p)
+			}
+			if p.Error() != p.Err.Error() || errors.Unwrap(p) != p.Err {
+				t.Errorf("Problem does not read as and unwrap to its Err")
+			}
+			if (id == nil) != (c.kind == KindRead) {
+				t.Errorf("identity %v with a %s problem", id, c.kind)
+			}
+			if c.check != nil {
+				c.check(t, id, p)
+			}
+		})
+	}
+}
+
+// TestCheckCAValidity: an expired CA is a KindTime problem about the CA, not the leaf.
+func TestCheckCAValidity(t *testing.T) {
+	ca := testpki.NewCA(t, "Test Root")
+	l := ca.Issue(t, clientAttrs(), testpki.Opts{})
+	at := ca.Cert.NotAfter.Add(time.Minute) // the leaf, valid for an hour, expires first
+	id, problems := Check(l.CertPEM, l.KeyPEM, ca.PEM, at)
+	var certs []*x509.Certificate
+	for _, p := range problems {
+		var v *ValidityError
+		if !errors.As(p, &v) || !v.Expired {
+			t.Fatalf("problem %v is not an expiry", p)
+		}
+		certs = append(certs, v.Cert)
+	}
+	if len(certs) != 2 || certs[0] != id.Leaf || certs[1] != id.CA {
+		t.Fatalf("expired certificates %v, want the leaf then the CA", problems)
+	}
+	if got := problems[1].Error(); got != "ca certificate expired at "+ca.Cert.NotAfter.UTC().Format(time.RFC3339) {
+		t.Errorf("CA problem = %q", got)
 	}
 }
