@@ -31,8 +31,9 @@ test: lint
 demo: release
 	scripts/demo.sh
 
+# Every Fuzz* target of every package, FUZZTIME each (scripts/fuzz.sh finds them).
 fuzz:
-	@echo "no fuzz targets yet"
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 bench:
 	@echo "no benchmarks yet"

@@ -59,13 +59,13 @@ func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	ctl := &control{serverUUID: srv.UUID, serverName: srv.Name, leaf: v.Leaf, remote: r.remoteAddr(req), since: r.cfg.Now()}
-	if err := r.reserveControl(); err != nil {
+	if err := r.reserveControl(srv.UUID); err != nil {
 		r.deny(w, req, tunnel.PathServer, err, peerFields(v)...)
 		return
 	}
 	ws, err := r.upgrader.Upgrade(w, req, nil)
 	if err != nil {
-		r.releaseControl()
+		r.releaseControl(srv.UUID)
 		r.log.Debug("server upgrade failed", zap.Error(err))
 		return
 	}
@@ -98,23 +98,32 @@ func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
 	}
 	r.audit.Log(audit.ServerUnregister, append(peerFields(v),
 		zap.String(audit.FieldRemoteAddr, ctl.remote), zap.String(audit.FieldReason, reason),
-		zap.Duration(audit.FieldDuration, r.cfg.Now().Sub(ctl.since)))...)
+		audit.Duration(r.cfg.Now().Sub(ctl.since)))...)
 	r.log.Info("server unregistered", zap.String("server", srv.Name), zap.String("reason", reason))
 }
 
-func (r *Relay) reserveControl() error {
+// reserveControl counts a registration against the relay-wide and the per-server limits, so
+// one server certificate cannot take every slot.
+func (r *Relay) reserveControl(serverUUID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.nControls >= r.cfg.MaxServerChannels {
 		return tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeLimit, "relay holds its maximum of %d server channels", r.cfg.MaxServerChannels)
 	}
+	if r.perServer[serverUUID] >= r.cfg.MaxChannelsPerServer {
+		return tunnel.Deny(http.StatusTooManyRequests, tunnel.CodeLimit, "server holds its maximum of %d channels here", r.cfg.MaxChannelsPerServer)
+	}
 	r.nControls++
+	r.perServer[serverUUID]++
 	return nil
 }
 
-func (r *Relay) releaseControl() {
+func (r *Relay) releaseControl(serverUUID string) {
 	r.mu.Lock()
 	r.nControls--
+	if r.perServer[serverUUID]--; r.perServer[serverUUID] <= 0 {
+		delete(r.perServer, serverUUID)
+	}
 	r.mu.Unlock()
 }
 
@@ -139,8 +148,8 @@ func (r *Relay) removeControl(c *control) {
 	} else {
 		r.controls[c.serverUUID] = list
 	}
-	r.nControls--
 	r.mu.Unlock()
+	r.releaseControl(c.serverUUID)
 	r.metrics.serverChannels.Dec()
 }
 

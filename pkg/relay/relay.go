@@ -44,7 +44,10 @@ type Config struct {
 	MaxSessionsPerCert int           // live and pending sessions per client certificate; default 64
 	MaxPendingOpens    int           // opens awaiting a bind, whole relay; default 1024
 	MaxServerChannels  int           // server control channels, whole relay; default 4096
-	ReplayCacheSize    int           // token ids remembered; default 1<<17
+	// MaxChannelsPerServer bounds one server uuid's control channels (restarts and redundant
+	// instances need a few); default 16.
+	MaxChannelsPerServer int
+	ReplayCacheSize      int // token ids remembered; default 1<<17
 	// ShutdownTimeout is how long spliced sessions may go on once Serve's context ends: the
 	// relay refuses new sessions, tells its servers to move their clients, then waits.
 	// Default 10s.
@@ -56,14 +59,15 @@ type Config struct {
 
 // Defaults for Config.
 const (
-	DefaultBindTimeout        = 10 * time.Second
-	DefaultHandshakeTimeout   = 10 * time.Second
-	DefaultMaxSessionsPerCert = 64
-	DefaultMaxPendingOpens    = 1024
-	DefaultMaxServerChannels  = 4096
-	DefaultReplayCacheSize    = 1 << 17
-	DefaultShutdownTimeout    = 10 * time.Second
-	maxHeaderBytes            = 16 << 10
+	DefaultBindTimeout          = 10 * time.Second
+	DefaultHandshakeTimeout     = 10 * time.Second
+	DefaultMaxSessionsPerCert   = 64
+	DefaultMaxPendingOpens      = 1024
+	DefaultMaxServerChannels    = 4096
+	DefaultMaxChannelsPerServer = 16
+	DefaultReplayCacheSize      = 1 << 17
+	DefaultShutdownTimeout      = 10 * time.Second
+	maxHeaderBytes              = 16 << 10
 	// httpHeaderSlop is what net/http reads beyond MaxHeaderBytes before answering 431
 	// ("bufio slop"); subtracting it makes maxHeaderBytes the real limit.
 	httpHeaderSlop = 4096
@@ -87,6 +91,7 @@ type Relay struct {
 	mu        sync.Mutex
 	controls  map[string][]*control // by server uuid
 	nControls int
+	perServer map[string]int          // control channels by server uuid, reserved or registered
 	pending   map[string]*pendingOpen // by session id
 	sessions  map[string]*session     // by session id
 	perCert   map[string]int          // live+pending sessions by client certificate serial
@@ -106,6 +111,7 @@ func New(cfg Config) (*Relay, error) {
 	setDefault(&cfg.MaxSessionsPerCert, DefaultMaxSessionsPerCert)
 	setDefault(&cfg.MaxPendingOpens, DefaultMaxPendingOpens)
 	setDefault(&cfg.MaxServerChannels, DefaultMaxServerChannels)
+	setDefault(&cfg.MaxChannelsPerServer, DefaultMaxChannelsPerServer)
 	setDefault(&cfg.ReplayCacheSize, DefaultReplayCacheSize)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
 	if cfg.Now == nil {
@@ -123,18 +129,19 @@ func New(cfg Config) (*Relay, error) {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
 	return &Relay{
-		cfg:      cfg,
-		self:     self,
-		log:      cfg.Log.Named("relay").With(zap.String("relay", self.Name)),
-		audit:    cfg.Audit,
-		metrics:  m,
-		replay:   token.NewReplayCache(cfg.ReplayCacheSize),
-		upgrader: wsconn.Upgrader(),
-		life:     lifecycle.New(),
-		controls: make(map[string][]*control),
-		pending:  make(map[string]*pendingOpen),
-		sessions: make(map[string]*session),
-		perCert:  make(map[string]int),
+		cfg:       cfg,
+		self:      self,
+		log:       cfg.Log.Named("relay").With(zap.String("relay", self.Name)),
+		audit:     cfg.Audit,
+		metrics:   m,
+		replay:    token.NewReplayCache(cfg.ReplayCacheSize),
+		upgrader:  wsconn.Upgrader(),
+		life:      lifecycle.New(),
+		controls:  make(map[string][]*control),
+		perServer: make(map[string]int),
+		pending:   make(map[string]*pendingOpen),
+		sessions:  make(map[string]*session),
+		perCert:   make(map[string]int),
 	}, nil
 }
 
@@ -153,6 +160,12 @@ func (r *Relay) Handler() http.Handler {
 	mux.HandleFunc("GET "+tunnel.PathBind, r.handleBind)
 	mux.HandleFunc("GET "+tunnel.PathHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if r.draining.Load() {
+			// A load balancer or CDN health check takes a draining relay out of rotation.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("draining\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	return mux

@@ -169,3 +169,28 @@ func TestControlsForPrefersLeastUsed(t *testing.T) {
 		t.Fatal("the least used channel is not tried first")
 	}
 }
+
+func TestControlChannelsPerServerLimit(t *testing.T) {
+	r := newTestRelay(t, Config{MaxChannelsPerServer: 2, MaxServerChannels: 3})
+	for i := range 2 {
+		if err := r.reserveControl("server-a"); err != nil {
+			t.Fatalf("channel %d of server-a: %v", i, err)
+		}
+	}
+	if err := r.reserveControl("server-a"); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
+		t.Fatalf("third channel of one server: %v, want limit", err)
+	}
+	if err := r.reserveControl("server-b"); err != nil {
+		t.Fatalf("another server is crowded out: %v", err)
+	}
+	if err := r.reserveControl("server-c"); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
+		t.Fatalf("relay-wide limit: %v, want limit", err)
+	}
+	r.releaseControl("server-a")
+	if err := r.reserveControl("server-a"); err != nil {
+		t.Fatalf("a released slot is not reusable: %v", err)
+	}
+	if err := r.reserveControl("server-b"); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
+		t.Fatalf("relay-wide limit after reuse: %v, want limit", err)
+	}
+}

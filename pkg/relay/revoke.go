@@ -46,15 +46,15 @@ func (r *Relay) killRevoked() {
 	}
 	r.mu.Unlock()
 	for _, s := range sessions {
-		who, serial := "client", s.clientLeaf.SerialNumber
+		who, serial, name := "client", s.clientLeaf.SerialNumber, s.clientName
 		if !revoked(s.clientLeaf) {
-			who, serial = "server", s.serverLeaf.SerialNumber
+			who, serial, name = "server", s.serverLeaf.SerialNumber, s.serverName
 		}
 		r.audit.Log(audit.RevokedKill,
 			zap.String(audit.FieldSession, s.id),
 			zap.String(audit.FieldPeerRole, who),
 			zap.String(audit.FieldSerial, serial.Text(16)),
-			zap.String(audit.FieldPeerName, s.clientName),
+			zap.String(audit.FieldPeerName, name),
 			zap.String(audit.FieldReason, tunnel.CodeRevoked))
 		s.cancel()
 	}

@@ -132,7 +132,7 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 	r.metrics.bytes.WithLabelValues("server_to_client").Add(float64(down))
 	closeFields := append(fields,
 		zap.Int64(audit.FieldBytesIn, up), zap.Int64(audit.FieldBytesOut, down),
-		zap.Duration(audit.FieldDuration, r.cfg.Now().Sub(s.started)))
+		audit.Duration(r.cfg.Now().Sub(s.started)))
 	if err != nil {
 		closeFields = append(closeFields, zap.String(audit.FieldDetail, err.Error()))
 	}

@@ -58,9 +58,9 @@ func (r *Relay) Status() Status {
 	return st
 }
 
-// Ready is nil while the relay serves.
+// Ready is nil while the relay serves and takes new sessions (not draining).
 func (r *Relay) Ready() error {
-	if r.life.Closing() {
+	if r.draining.Load() || r.life.Closing() {
 		return errors.New("relay is shutting down")
 	}
 	return nil

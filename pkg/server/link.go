@@ -91,8 +91,14 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
+// maxBindsPerRelay bounds the binds one relay can have the server attempt at once: each costs
+// a WebSocket and a TLS handshake, and a compromised relay could otherwise send opens
+// without end. Honest relays stay far below it (a bind takes milliseconds).
+const maxBindsPerRelay = 64
+
 // serveControl reads open requests from a relay's control channel until it fails.
 func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
+	binds := make(chan struct{}, maxBindsPerRelay)
 	stop := context.AfterFunc(s.links, func() { _ = conn.Close() })
 	defer stop()
 	defer conn.Close()
@@ -111,7 +117,20 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 		}
 		switch msg.Type {
 		case tunnel.MsgOpen:
-			s.goTracked(func() { s.bind(ref, msg) })
+			select {
+			case binds <- struct{}{}:
+			default:
+				s.metrics.authFailures.WithLabelValues(tunnel.CodeLimit).Inc()
+				s.log.Warn("relay asks for more binds than allowed at once; ignoring this open",
+					zap.String("relay", ref.Name), zap.String("session", msg.Session), zap.Int("limit", maxBindsPerRelay))
+				continue
+			}
+			if !s.goTracked(func() {
+				defer func() { <-binds }()
+				s.bind(ref, msg)
+			}) {
+				<-binds
+			}
 		case tunnel.MsgDrain:
 			// The relay is going away: move the clients it carries before it does.
 			for _, ss := range s.liveSessions() {

@@ -64,9 +64,13 @@ func (s *Server) drain(ss *session) {
 func (s *Server) serveSession(conn net.Conn, id, via string) {
 	defer conn.Close()
 	start := time.Now()
-	var denied error // the policy refusal, if the handshake failed on it
+	var denied error           // the policy refusal, if the handshake failed on it
+	var deniedPeer []zap.Field // who was refused, for the audit trail
 	cfg := tlsconf.Server(s.cfg.Identity.GetCertificate, s.cfg.Identity.Roots, func(leaf *x509.Certificate, attrs certattrs.Attrs) error {
 		denied = s.admit(leaf, attrs)
+		if denied != nil && attrs.Client != nil {
+			deniedPeer = s.peerFields(id, via, leaf, attrs.Client)
+		}
 		return denied
 	})
 	tconn := tls.Server(conn, cfg)
@@ -83,13 +87,14 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 			detail = "end-to-end handshake timed out"
 		}
 		s.metrics.authFailures.WithLabelValues(code).Inc()
-		s.audit.Log(audit.AuthDeny,
-			zap.String(audit.FieldSession, id),
-			zap.String("via", via),
+		if deniedPeer == nil {
+			deniedPeer = []zap.Field{zap.String(audit.FieldSession, id), zap.String("via", via)}
+		}
+		s.audit.Log(audit.AuthDeny, append(deniedPeer,
 			zap.String(audit.FieldRemoteAddr, conn.RemoteAddr().String()),
 			zap.String(audit.FieldDecision, "deny"),
 			zap.String(audit.FieldReason, code),
-			zap.String(audit.FieldDetail, detail))
+			zap.String(audit.FieldDetail, detail))...)
 		_ = tconn.Close()
 		return
 	}
@@ -122,7 +127,8 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 	}
 	defer s.removeSession(ss)
 	s.metrics.setupSeconds.Observe(time.Since(start).Seconds())
-	s.audit.Log(audit.SessionOpen, s.peerFields(id, via, leaf, attrs.Client,
+	remote := audit.RemoteAddr(conn.RemoteAddr().String()) // the relay's address, or the client's when direct
+	s.audit.Log(audit.SessionOpen, s.peerFields(id, via, leaf, attrs.Client, remote,
 		zap.String(audit.FieldDecision, "allow"))...)
 	s.log.Info("session open", zap.String("session", id), zap.String("client", attrs.Client.Name), zap.String("via", via))
 
@@ -137,9 +143,9 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 		}
 	}
 	ss.end("closed")
-	s.audit.Log(audit.SessionClose, s.peerFields(id, via, leaf, attrs.Client,
+	s.audit.Log(audit.SessionClose, s.peerFields(id, via, leaf, attrs.Client, remote,
 		zap.String(audit.FieldReason, ss.reason),
-		zap.Duration(audit.FieldDuration, s.cfg.Now().Sub(ss.started)))...)
+		audit.Duration(s.cfg.Now().Sub(ss.started)))...)
 	s.log.Info("session closed", zap.String("session", id), zap.String("reason", ss.reason))
 }
 
@@ -204,6 +210,15 @@ func (s *Server) addSession(ss *session) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, dup := s.sessions[ss.id]; dup {
+		// A relay that reuses a live session id would otherwise replace the first session in
+		// this registry and so hide it from revocation and schedule enforcement.
+		s.metrics.authFailures.WithLabelValues(tunnel.CodeBadSession).Inc()
+		s.audit.Log(audit.AuthDeny, s.peerFields(ss.id, ss.via, ss.leaf, ss.client,
+			zap.String(audit.FieldDecision, "deny"), zap.String(audit.FieldReason, tunnel.CodeBadSession),
+			zap.String(audit.FieldDetail, "session id already in use"))...)
+		return false
+	}
 	s.sessions[ss.id] = ss
 	s.metrics.sessionsActive.Inc()
 	s.metrics.sessionsTotal.Inc()
@@ -255,7 +270,8 @@ func (s *Server) watchRevocations() {
 	}
 }
 
-// enforceSchedules ends sessions (and so their streams) whose schedule window has closed.
+// enforceSchedules ends sessions (and so their streams) whose schedule window has closed or
+// whose client certificate has expired.
 func (s *Server) enforceSchedules() {
 	t := time.NewTicker(s.cfg.CheckInterval)
 	defer t.Stop()
@@ -268,6 +284,8 @@ func (s *Server) enforceSchedules() {
 			for _, ss := range s.liveSessions() {
 				if ss.client.Schedule != nil && !ss.client.Schedule.Allows(now) {
 					ss.end(tunnel.CodeSchedule)
+				} else if now.After(ss.leaf.NotAfter) {
+					ss.end(tunnel.CodeExpired) // admitted while valid, not for longer
 				}
 			}
 		}

@@ -59,7 +59,7 @@ func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 	s.metrics.bytes.WithLabelValues("target_to_client").Add(float64(down))
 	closeFields := append(fields,
 		zap.Int64(audit.FieldBytesIn, up), zap.Int64(audit.FieldBytesOut, down),
-		zap.Duration(audit.FieldDuration, time.Since(start)))
+		audit.Duration(time.Since(start)))
 	if err != nil {
 		closeFields = append(closeFields, zap.String(audit.FieldDetail, err.Error()))
 	}

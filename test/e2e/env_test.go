@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,11 +51,22 @@ type env struct {
 
 	audit *lockedBuffer // every role's audit events, JSON lines
 	wg    sync.WaitGroup
+
+	targetConns atomic.Int64 // connections the echo target accepted
+	dials       *dialLog     // every address the server dialed
+	directLn    net.Listener // the server's direct listener, when envOptions.direct
 }
 
 type envOptions struct {
 	behindProxy bool
 	wrapRelayLn func(net.Listener) net.Listener
+
+	// direct gives the server a direct listener (e.directLn).
+	direct bool
+	// configure runs once the CA and the three certificates exist, before any role is built:
+	// attack tests set limits, clocks, resolvers and revocation lists there. The server's Dial
+	// is wrapped afterwards so e.dials records every target dial.
+	configure func(e *env, rc *relay.Config, sc *server.Config)
 }
 
 // newEnv starts a deployment and waits until the client carries a connection end to end.
@@ -64,7 +76,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	e := &env{t: t, ctx: ctx, ca: testpki.NewCA(t, "e2e root"), audit: &lockedBuffer{}}
 	e.target = listen(t)
 	e.wg.Add(1)
-	go func() { defer e.wg.Done(); serveEcho(e.target) }()
+	go func() { defer e.wg.Done(); serveEcho(e.target, &e.targetConns) }()
 
 	e.relayLn = listen(t)
 	relayPort := e.relayLn.Addr().(*net.TCPAddr).Port
@@ -83,7 +95,11 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	res.UUID, res.Name = uuid.NewString(), "echo"
 	e.serverAttrs = &certattrs.Server{UUID: uuid.NewString(), Name: "server1", Resources: []certattrs.Resource{res}, Relays: []certattrs.RelayRef{ref}}
-	e.serverLeaf = e.ca.Issue(t, certattrs.Attrs{Server: e.serverAttrs}, testpki.Opts{})
+	var serverOpts testpki.Opts
+	if opts.direct {
+		serverOpts.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)} // clients dial it by IP
+	}
+	e.serverLeaf = e.ca.Issue(t, certattrs.Attrs{Server: e.serverAttrs}, serverOpts)
 
 	e.clientAttrs = &certattrs.Client{
 		UUID: uuid.NewString(), Name: "alice", Port: 48080, User: "alice@example.com",
@@ -100,17 +116,24 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if opts.wrapRelayLn != nil {
 		rl = opts.wrapRelayLn(rl)
 	}
-	e.relay, err = relay.New(relay.Config{
+	rc := relay.Config{
 		Identity: e.store(e.relayLeaf), Log: log, BehindProxy: opts.behindProxy,
 		Audit: audit.New(auditZ, "relay", e.relayAttrs.UUID, "relay1"), Registry: prometheus.NewRegistry(),
-	})
+	}
+	sc := server.Config{
+		Identity: e.store(e.serverLeaf), Log: log,
+		Audit: audit.New(auditZ, "server", e.serverAttrs.UUID, "server1"), Registry: prometheus.NewRegistry(),
+	}
+	if opts.configure != nil {
+		opts.configure(e, &rc, &sc)
+	}
+	e.dials = &dialLog{}
+	sc.Dial = e.dials.wrap(sc.Dial)
+	e.relay, err = relay.New(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server, err = server.New(server.Config{
-		Identity: e.store(e.serverLeaf), Log: log,
-		Audit: audit.New(auditZ, "server", e.serverAttrs.UUID, "server1"), Registry: prometheus.NewRegistry(),
-	})
+	e.server, err = server.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +146,10 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	}
 	e.clientLn = listen(t)
 	e.serve(func() error { return e.relay.Serve(ctx, rl) })
-	e.serve(func() error { return e.server.Serve(ctx, nil) })
+	if opts.direct {
+		e.directLn = listen(t)
+	}
+	e.serve(func() error { return e.server.Serve(ctx, e.directLn) })
 	e.serve(func() error { return e.client.Serve(ctx, e.clientLn) })
 	t.Cleanup(func() {
 		cancel()
@@ -208,8 +234,8 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// serveEcho echoes every connection, half-closing after the peer's EOF.
-func serveEcho(ln net.Listener) {
+// serveEcho echoes every connection, half-closing after the peer's EOF, and counts them.
+func serveEcho(ln net.Listener, accepted *atomic.Int64) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -217,6 +243,7 @@ func serveEcho(ln net.Listener) {
 		if err != nil {
 			return
 		}
+		accepted.Add(1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

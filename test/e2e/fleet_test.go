@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,7 +94,7 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	f.auditZ = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), f.audit, zap.DebugLevel))
 	f.target = listen(t)
 	f.wg.Add(1)
-	go func() { defer f.wg.Done(); serveEcho(f.target) }()
+	go func() { defer f.wg.Done(); serveEcho(f.target, new(atomic.Int64)) }()
 
 	var refs []certattrs.RelayRef
 	for i := range opts.relays {
