@@ -86,14 +86,12 @@ func (p *process) run(ctx context.Context) error {
 	}
 	reg := metrics.NewRegistry()
 
+	// Everything is built before any goroutine starts, so a failure on the way returns
+	// without leaving one behind.
 	g, ctx := errgroup.WithContext(ctx)
-	if p.crl != nil {
-		g.Go(func() error { return p.crl.Run(ctx) })
-	}
-	g.Go(func() error { p.reloadOnSignal(ctx); return nil })
-	g.Go(func() error { p.reloadOnChange(ctx, 2*time.Second); return nil })
 
 	var health metrics.Health
+	var serveRole func() error
 	switch role {
 	case certattrs.RoleRelay:
 		r, err := relay.New(relay.Config{
@@ -115,7 +113,7 @@ func (p *process) run(ctx context.Context) error {
 			return fmt.Errorf("relay.listen: %w", err)
 		}
 		health = metrics.Health{Ready: r.Ready, Status: func() any { return r.Status() }}
-		g.Go(func() error { return r.Serve(ctx, ln) })
+		serveRole = func() error { return r.Serve(ctx, ln) }
 	case certattrs.RoleServer:
 		s, err := server.New(server.Config{
 			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
@@ -135,7 +133,7 @@ func (p *process) run(ctx context.Context) error {
 			}
 		}
 		health = metrics.Health{Ready: s.Ready, Status: func() any { return s.Status() }}
-		g.Go(func() error { return s.Serve(ctx, direct) })
+		serveRole = func() error { return s.Serve(ctx, direct) }
 	case certattrs.RoleClient:
 		c, err := client.New(client.Config{
 			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
@@ -153,7 +151,7 @@ func (p *process) run(ctx context.Context) error {
 			return err
 		}
 		health = metrics.Health{Ready: c.Ready, Status: func() any { return c.Status() }}
-		g.Go(func() error { return c.Serve(ctx, ln) })
+		serveRole = func() error { return c.Serve(ctx, ln) }
 	default:
 		return fmt.Errorf("certificate has no role")
 	}
@@ -163,8 +161,24 @@ func (p *process) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
-		g.Go(func() error { return metrics.Serve(ctx, ln, metrics.Handler(reg, health)) })
+		// The health endpoints stay up through a drain (so /readyz reports it) and stop
+		// once the role has returned.
+		metricsCtx, stopMetrics := context.WithCancel(context.Background())
+		defer stopMetrics()
+		role := serveRole
+		serveRole = func() error {
+			defer stopMetrics()
+			return role()
+		}
+		p.log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
+		g.Go(func() error { return metrics.Serve(metricsCtx, ln, metrics.Handler(reg, health)) })
 	}
+	if p.crl != nil {
+		g.Go(func() error { return p.crl.Run(ctx) })
+	}
+	g.Go(func() error { p.reloadOnSignal(ctx); return nil })
+	g.Go(func() error { p.reloadOnChange(ctx, 2*time.Second); return nil })
+	g.Go(serveRole)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
