@@ -74,7 +74,22 @@ func Dial(ctx context.Context, rawURL string, header http.Header, tlsConfig *tls
 		WriteBufferSize:  writeBufferSize,
 		WriteBufferPool:  writePool,
 	}
+	// gorilla honours ctx while connecting but not while it waits for the handshake answer
+	// (only HandshakeTimeout bounds that), so a cancelled dial could hang on for seconds and
+	// hold up a shutdown. Close the connection when ctx ends before the dial returns.
+	var dialed closer
+	d.NetDialContext = dialed.wrap(d.NetDialContext)
+	d.NetDialTLSContext = dialed.wrap(d.NetDialTLSContext)
+	stop := context.AfterFunc(ctx, dialed.close)
 	ws, resp, err := d.DialContext(ctx, rawURL, header)
+	if !stop() {
+		// ctx ended and closed the connection under the dial: that, not the broken write or
+		// read it caused, is the reason.
+		if err == nil {
+			_ = ws.Close()
+		}
+		ws, err = nil, ctx.Err()
+	}
 	if err == nil {
 		return ws, resp, nil
 	}
@@ -119,4 +134,42 @@ func Upgrader() *websocket.Upgrader {
 func noOrigin(r *http.Request) bool {
 	_, ok := r.Header["Origin"]
 	return !ok
+}
+
+// closer remembers the connections a dial makes so they can be closed from another goroutine.
+type closer struct {
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+}
+
+type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
+
+func (c *closer) wrap(dial dialFunc) dialFunc {
+	if dial == nil {
+		return nil
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
+			_ = conn.Close()
+			return nil, net.ErrClosed
+		}
+		c.conns = append(c.conns, conn)
+		return conn, nil
+	}
+}
+
+func (c *closer) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, conn := range c.conns {
+		_ = conn.Close()
+	}
 }
