@@ -65,6 +65,7 @@ type Opts struct {
 	DNSNames            []string           // added to the identity SAN
 	IPAddresses         []net.IP
 	Ed25519             bool            // Ed25519 key instead of ECDSA P-256
+	Key                 crypto.Signer   // certify this key (a renewal) instead of a new one
 	NoAttrs             bool            // leave the Sentinel extension out
 	Extension           *pkix.Extension // use this raw extension instead of encoding attrs
 	NoIdentitySAN       bool            // leave out <uuid>.<role>.sentinel.internal
@@ -112,7 +113,10 @@ func (ca *CA) Issue(t testing.TB, attrs certattrs.Attrs, opts Opts) *Leaf {
 		}
 		id, name = attrs.Relay.UUID, attrs.Relay.Name
 	}
-	key := newKey(t, opts.Ed25519)
+	key := opts.Key
+	if key == nil {
+		key = newKey(t, opts.Ed25519)
+	}
 	now := time.Now()
 	nb, na := opts.NotBefore, opts.NotAfter
 	if nb.IsZero() {

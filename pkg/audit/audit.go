@@ -20,6 +20,7 @@ const (
 	ServerUnregister = "server.unregister"
 	SessionOpen      = "session.open"
 	SessionClose     = "session.close"
+	SessionReauth    = "session.reauth" // a live session moved to a renewed certificate
 	StreamOpen       = "stream.open"
 	StreamClose      = "stream.close"
 	AuthDeny         = "auth.deny"

@@ -77,11 +77,13 @@ func (c *Client) maintain() {
 	unreachable := backoff.Backoff{Min: refused.Min, Max: c.cfg.UnreachableMax}
 	routes := c.routes()
 	var sess *tunnelSession
+	last := -1 // rank of the route whose session was just lost or drained
 	for c.ctx.Err() == nil {
 		if sess == nil {
 			var anyFinal bool
 			var err error
-			sess, anyFinal, err = c.connectAny(routes, len(routes))
+			sess, anyFinal, err = c.connectAny(routes, len(routes), last)
+			last = -1
 			if err != nil {
 				c.setErr(err)
 				delay := unreachable.Next()
@@ -98,7 +100,10 @@ func (c *Client) maintain() {
 			unreachable.Reset()
 			c.publish(sess)
 		}
-		sess = c.hold(sess, routes)
+		rank := sess.rank
+		if sess = c.hold(sess, routes); sess == nil {
+			last = rank
+		}
 	}
 }
 
@@ -130,7 +135,7 @@ func (c *Client) hold(sess *tunnelSession, routes []route) *tunnelSession {
 			c.log.Info("server asked to move, reconnecting", zap.String("session", sess.id), zap.String("via", sess.via))
 			return nil
 		case <-failback:
-			better, _, err := c.connectAny(routes, sess.rank)
+			better, _, err := c.connectAny(routes, sess.rank, -1)
 			if err != nil {
 				c.log.Debug("preferred route still unavailable", zap.Error(err))
 				continue
@@ -175,11 +180,12 @@ func (c *Client) endSession(sess *tunnelSession, reason string) {
 	})
 }
 
-// connectAny tries routes[:limit] once each, in order. anyFinal reports whether some route
-// refused us for good (401/403) rather than being unreachable or busy.
-func (c *Client) connectAny(routes []route, limit int) (sess *tunnelSession, anyFinal bool, err error) {
+// connectAny tries routes[:limit] once each, in tryOrder. anyFinal reports whether some
+// route refused us for good (401/403) rather than being unreachable or busy.
+func (c *Client) connectAny(routes []route, limit, last int) (sess *tunnelSession, anyFinal bool, err error) {
 	var errs []error
-	for rank, rt := range routes[:limit] {
+	for _, rank := range tryOrder(limit, last) {
+		rt := routes[rank]
 		sess, final, err := c.connect(rt, rank)
 		if err == nil {
 			return sess, false, nil
@@ -191,6 +197,24 @@ func (c *Client) connectAny(routes []route, limit int) (sess *tunnelSession, any
 		}
 	}
 	return nil, anyFinal, errors.Join(errs...)
+}
+
+// tryOrder lists the ranks 0..limit-1 in order, except last (if in range), which comes after
+// the others: the route whose session just failed. So the client moves to the next route in
+// sort order at once, and a relay that hangs rather than refusing (frozen, or blackholed
+// behind a live proxy) costs no handshake timeout before the failover; failback returns to
+// it later.
+func tryOrder(limit, last int) []int {
+	order := make([]int, 0, limit)
+	for rank := range limit {
+		if rank != last {
+			order = append(order, rank)
+		}
+	}
+	if last >= 0 && last < limit {
+		order = append(order, last)
+	}
+	return order
 }
 
 // connect opens a session over one route: authenticated WebSocket, pinned end-to-end TLS,
@@ -263,16 +287,23 @@ func (c *Client) acceptNotices(sess *tunnelSession) {
 		if err != nil {
 			return
 		}
-		_ = st.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = st.SetDeadline(time.Now().Add(5 * time.Second))
 		notice, err := tunnel.ReadNotice(st)
-		_ = st.Close()
 		if err != nil {
+			_ = st.Close()
 			c.log.Debug("bad notice from server", zap.String("session", sess.id), zap.Error(err))
 			continue
 		}
-		if notice == tunnel.NoticeDrain {
+		switch notice {
+		case tunnel.NoticeDrain:
 			sess.markDraining()
+		case tunnel.NoticeReauth:
+			// The server wants the certificate we hold now: a renewal extends the session.
+			if err := tunnel.WriteCertChain(st, c.cfg.Identity.Load().Chain); err != nil {
+				c.log.Debug("reauth answer not sent", zap.String("session", sess.id), zap.Error(err))
+			}
 		}
+		_ = st.Close()
 	}
 }
 

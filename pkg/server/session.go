@@ -24,17 +24,26 @@ import (
 type session struct {
 	id      string
 	via     string // relay name, or "direct"
-	leaf    *x509.Certificate
-	client  *certattrs.Client
+	cred    atomic.Pointer[credential]
 	started time.Time
 	mux     *yamux.Session
 	streams atomic.Int64
 
 	closeOnce   sync.Once
 	drainOnce   sync.Once
-	reason      string      // why the server ended it, for the audit trail
-	stopOnClose func() bool // unhooks the session from the server's shutdown
+	reason      string       // why the server ended it, for the audit trail
+	stopOnClose func() bool  // unhooks the session from the server's shutdown
+	nextReauth  atomic.Int64 // unix nanoseconds before which no renewal is asked for
 }
+
+// credential is the client certificate a session runs on: the one of its handshake, or a
+// renewal of it handed over later (same key).
+type credential struct {
+	leaf   *x509.Certificate
+	client *certattrs.Client
+}
+
+func (ss *session) credential() *credential { return ss.cred.Load() }
 
 // end closes the session for reason; the first reason wins.
 func (ss *session) end(reason string) {
@@ -55,7 +64,7 @@ func (s *Server) drain(ss *session) {
 				_ = st.Close()
 			}
 			_ = ss.mux.GoAway()
-			s.log.Info("asked client to move", zap.String("session", ss.id), zap.String("client", ss.client.Name))
+			s.log.Info("asked client to move", zap.String("session", ss.id), zap.String("client", ss.credential().client.Name))
 		})
 	})
 }
@@ -120,7 +129,8 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 		_ = tconn.Close()
 		return
 	}
-	ss := &session{id: id, via: via, leaf: leaf, client: attrs.Client, started: s.cfg.Now(), mux: mux}
+	ss := &session{id: id, via: via, started: s.cfg.Now(), mux: mux}
+	ss.cred.Store(&credential{leaf: leaf, client: attrs.Client})
 	if !s.addSession(ss) {
 		_ = mux.Close()
 		return
@@ -214,7 +224,8 @@ func (s *Server) addSession(ss *session) bool {
 		// A relay that reuses a live session id would otherwise replace the first session in
 		// this registry and so hide it from revocation and schedule enforcement.
 		s.metrics.authFailures.WithLabelValues(tunnel.CodeBadSession).Inc()
-		s.audit.Log(audit.AuthDeny, s.peerFields(ss.id, ss.via, ss.leaf, ss.client,
+		cred := ss.credential()
+		s.audit.Log(audit.AuthDeny, s.peerFields(ss.id, ss.via, cred.leaf, cred.client,
 			zap.String(audit.FieldDecision, "deny"), zap.String(audit.FieldReason, tunnel.CodeBadSession),
 			zap.String(audit.FieldDetail, "session id already in use"))...)
 		return false
@@ -260,8 +271,8 @@ func (s *Server) watchRevocations() {
 			return
 		case <-updates:
 			for _, ss := range s.liveSessions() {
-				if s.cfg.Revoked.Revoked(ss.leaf) {
-					s.audit.Log(audit.RevokedKill, s.peerFields(ss.id, ss.via, ss.leaf, ss.client,
+				if cred := ss.credential(); s.cfg.Revoked.Revoked(cred.leaf) {
+					s.audit.Log(audit.RevokedKill, s.peerFields(ss.id, ss.via, cred.leaf, cred.client,
 						zap.String(audit.FieldReason, tunnel.CodeRevoked))...)
 					ss.end(tunnel.CodeRevoked)
 				}
@@ -282,10 +293,15 @@ func (s *Server) enforceSchedules() {
 		case <-t.C:
 			now := s.cfg.Now()
 			for _, ss := range s.liveSessions() {
-				if ss.client.Schedule != nil && !ss.client.Schedule.Allows(now) {
+				cred := ss.credential()
+				switch {
+				case cred.client.Schedule != nil && !cred.client.Schedule.Allows(now):
 					ss.end(tunnel.CodeSchedule)
-				} else if now.After(ss.leaf.NotAfter) {
+				case now.After(cred.leaf.NotAfter):
 					ss.end(tunnel.CodeExpired) // admitted while valid, not for longer
+				case renewalDue(cred.leaf, now) && now.UnixNano() >= ss.nextReauth.Load():
+					ss.nextReauth.Store(now.Add(reauthRetry(cred.leaf)).UnixNano())
+					s.goTracked(func() { s.reauth(ss) })
 				}
 			}
 		}

@@ -44,7 +44,8 @@ func (s *Server) Status() Status {
 			Since: r.since, Reconnects: r.reconnects, LastError: r.lastError})
 	}
 	for _, ss := range s.sessions {
-		st.Sessions = append(st.Sessions, SessionStatus{ID: ss.id, Client: ss.client.Name, User: ss.client.User,
+		cred := ss.credential()
+		st.Sessions = append(st.Sessions, SessionStatus{ID: ss.id, Client: cred.client.Name, User: cred.client.User,
 			Via: ss.via, Streams: ss.streams.Load(), Started: ss.started})
 	}
 	sort.Slice(st.Relays, func(i, j int) bool { return st.Relays[i].Name < st.Relays[j].Name })

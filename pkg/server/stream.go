@@ -20,8 +20,9 @@ import (
 // serveStream connects one stream to the client's target, if the server's resources allow it.
 func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 	defer stream.Close()
-	target := net.JoinHostPort(ss.client.Target.Host, strconv.Itoa(ss.client.Target.Port))
-	fields := s.peerFields(ss.id, ss.via, ss.leaf, ss.client,
+	cred := ss.credential()
+	target := net.JoinHostPort(cred.client.Target.Host, strconv.Itoa(cred.client.Target.Port))
+	fields := s.peerFields(ss.id, ss.via, cred.leaf, cred.client,
 		zap.String(audit.FieldTarget, target), zap.Uint32("stream", stream.StreamID()))
 
 	if n := ss.streams.Add(1); n > int64(s.cfg.MaxStreamsPerSession) {
@@ -31,11 +32,11 @@ func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 		return
 	}
 	defer ss.streams.Add(-1)
-	if !ss.client.Schedule.Allows(s.cfg.Now()) {
+	if !cred.client.Schedule.Allows(s.cfg.Now()) {
 		s.refuseStream(stream, fields, tunnel.Deny(http.StatusForbidden, tunnel.CodeSchedule, "outside the certificate's schedule"))
 		return
 	}
-	conn, addr, err := s.dialTarget(s.ctx, ss.client.Target)
+	conn, addr, err := s.dialTarget(s.ctx, cred.client.Target)
 	if err != nil {
 		s.refuseStream(stream, fields, err)
 		return

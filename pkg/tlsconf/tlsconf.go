@@ -100,6 +100,13 @@ func Server(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), roots 
 
 // verifyPeer verifies a peer's chain to roots now, for usage, and decodes its attributes,
 // which must grant role.
+// VerifyClientChain checks a client certificate chain presented outside a handshake (a
+// renewed certificate handed over inside a live session) exactly as Server does during one:
+// chain to roots now with ClientAuth usage, attributes decode, role client.
+func VerifyClientChain(chain []*x509.Certificate, roots *x509.CertPool) (*x509.Certificate, certattrs.Attrs, error) {
+	return verifyPeer(chain, roots, x509.ExtKeyUsageClientAuth, certattrs.RoleClient)
+}
+
 func verifyPeer(peer []*x509.Certificate, roots *x509.CertPool, usage x509.ExtKeyUsage, role certattrs.Role) (*x509.Certificate, certattrs.Attrs, error) {
 	if len(peer) == 0 {
 		return nil, certattrs.Attrs{}, tunnel.Deny(http.StatusUnauthorized, tunnel.CodeBadChain, "no certificate")

@@ -283,6 +283,10 @@ const (
 	// NoticeDrain: open no new streams on this session; establish another (through another
 	// relay if this one is going away) and let this one's streams finish.
 	NoticeDrain = "drain"
+	// NoticeReauth: answer on this stream with your current certificate chain
+	// (WriteCertChain). A renewed certificate for the same key extends the session past the
+	// expiry of the one it was opened with.
+	NoticeReauth = "reauth"
 )
 
 // WriteNotice writes one session notice line.
