@@ -11,6 +11,7 @@ FROM golang:1.26 AS build
 WORKDIR /src
 # Modules first, so source edits do not re-download them.
 COPY go.mod go.sum ./
+COPY third_party ./third_party
 RUN go mod download
 COPY . .
 # .git is not in the build context (.dockerignore), so the version comes from this argument.

@@ -22,11 +22,14 @@ vet:
 	$(GO) vet $(PKGS)
 
 # The one test command (README, .ci/run): lint, then every test with the race detector.
-# test/system runs the built binary against a real MariaDB and nginx: deps.sh installs them
-# when missing, and SENTINEL_SYSTEM_TESTS=1 makes those tests fail, not skip, without them.
+# test/system runs the built binary against a real MariaDB and nginx, pkg/ca's inventory tests
+# run against a throwaway PostgreSQL: deps.sh installs them when missing, and
+# SENTINEL_SYSTEM_TESTS=1 makes those tests fail, not skip, without them. Then a short pass of
+# every fuzz target.
 test: lint
-	scripts/deps.sh mariadb nginx
+	scripts/deps.sh mariadb nginx postgres
 	SENTINEL_SYSTEM_TESTS=1 $(GO) test -race -count=1 -timeout 15m $(PKGS)
+	GO=$(GO) FUZZTIME=3s scripts/fuzz.sh
 
 demo: release
 	scripts/demo.sh

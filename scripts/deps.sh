@@ -2,6 +2,9 @@
 # Installs what the demo and the end-to-end tests need, only when it is missing:
 #   mariadb  -> MariaDB server and client (mariadbd, mariadb-install-db, mariadb)
 #   nginx    -> nginx (a TLS-terminating proxy in front of a behind_proxy relay)
+#   mysqlslap -> MariaDB's load client (make bench)
+#   iproute2 -> ip and tc, for the network namespaces of make bench's 50 ms RTT phase
+#   postgres -> PostgreSQL server (initdb, postgres, pg_isready): pkg/ca's PostgreSQL inventory tests
 # Usage: scripts/deps.sh mariadb [nginx ...]
 set -euo pipefail
 
@@ -13,6 +16,9 @@ for dep in "$@"; do
   case "$dep" in
     mariadb) have mariadbd && have mariadb-install-db && have mariadb || need+=(mariadb-server mariadb-client) ;;
     nginx)   have nginx || need+=(nginx-light) ;;
+    mysqlslap) have mysqlslap || need+=(mariadb-client) ;;
+    iproute2)  have ip && have tc || need+=(iproute2) ;;
+    postgres)  { have initdb || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; } || need+=(postgresql) ;;
     *) echo "deps.sh: unknown dependency $dep" >&2; exit 2 ;;
   esac
 done

@@ -28,6 +28,7 @@ func newCACmd() *cobra.Command {
 	}
 	cmd.AddCommand(newCAInitCmd(), newCAIssueCmd(), newCAListCmd(), newCAInspectCmd(),
 		newCARevokeCmd(), newCACRLCmd())
+	cmd.AddCommand(newCATokenCmd(), newCAServeCmd(), newCAAdminCmd()) // online CA: serve.go, token.go
 	return cmd
 }
 

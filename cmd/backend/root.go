@@ -28,6 +28,7 @@ func newRootCmd() *cobra.Command {
 	root.Flags().StringVarP(&configPath, "config", "c", "", "config file (TOML) of the role to run")
 	root.CompletionOptions.DisableDefaultCmd = true // the CLI contract lists its commands
 	root.AddCommand(newCACmd(), newVersionCmd(), newDoctorCmd())
+	root.AddCommand(newEnrollCmd()) // enroll.go
 	return root
 }
 

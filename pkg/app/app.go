@@ -27,6 +27,7 @@ import (
 	"github.com/sentinel-zt/sentinel/pkg/logging"
 	"github.com/sentinel-zt/sentinel/pkg/metrics"
 	"github.com/sentinel-zt/sentinel/pkg/relay"
+	"github.com/sentinel-zt/sentinel/pkg/renew"
 	"github.com/sentinel-zt/sentinel/pkg/revoke"
 	"github.com/sentinel-zt/sentinel/pkg/server"
 	"github.com/sentinel-zt/sentinel/pkg/wsconn"
@@ -137,11 +138,12 @@ func (p *process) run(ctx context.Context) error {
 	case certattrs.RoleClient:
 		c, err := client.New(client.Config{
 			Identity: p.store, Revoked: p.crl, Log: p.log, Audit: aud, Registry: reg,
-			ListenHost:      p.cfg.Client.ListenHost,
-			Direct:          p.cfg.Client.Direct,
-			WaitSession:     p.cfg.Client.WaitSession,
-			ShutdownTimeout: p.cfg.ShutdownTimeout,
-			WS:              p.wsOptions(),
+			ListenHost:       p.cfg.Client.ListenHost,
+			Direct:           p.cfg.Client.Direct,
+			WaitSession:      p.cfg.Client.WaitSession,
+			FailbackInterval: p.cfg.Client.FailbackInterval,
+			ShutdownTimeout:  p.cfg.ShutdownTimeout,
+			WS:               p.wsOptions(),
 		})
 		if err != nil {
 			return err
@@ -178,6 +180,13 @@ func (p *process) run(ctx context.Context) error {
 	}
 	g.Go(func() error { p.reloadOnSignal(ctx); return nil })
 	g.Go(func() error { p.reloadOnChange(ctx, 2*time.Second); return nil })
+	if p.cfg.CAURL != "" { // online CA: renew at 2/3 of the lifetime (pkg/renew)
+		rn, err := renew.New(renew.Config{Store: p.store, CA: p.cfg.CAURL, CertPath: p.cfg.CertPath, Log: p.log})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return rn.Run(ctx) })
+	}
 	g.Go(serveRole)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

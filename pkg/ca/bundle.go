@@ -101,7 +101,16 @@ func (c *CA) notCADir(dir string) error {
 
 // BundleConfig is the config.toml of iss's bundle: the keys of pkg/config, paths relative
 // to the bundle, and the role's section.
-func BundleConfig(iss *Issued) []byte {
+func BundleConfig(iss *Issued) []byte { return BundleConfigOnline(iss, OnlineBundle{}) }
+
+// OnlineBundle is what a bundle enrolled through the online CA adds to its config.toml.
+type OnlineBundle struct {
+	CAURL string // ca_url: where the certificate renews itself
+	CRL   string // crl: the CA's revocation list URL
+}
+
+// BundleConfigOnline is BundleConfig with the online CA's keys set.
+func BundleConfigOnline(iss *Issued, online OnlineBundle) []byte {
 	r := iss.Record
 	q := strconv.Quote // names are ASCII (ValidateName), so Go quoting is TOML quoting
 	var b strings.Builder
@@ -112,7 +121,15 @@ func BundleConfig(iss *Issued) []byte {
 	fmt.Fprintf(&b, "cert = %s\n", q(r.Name+".crt"))
 	fmt.Fprintf(&b, "key  = %s  # private: keep it mode 0600\n", q(r.Name+".key"))
 	fmt.Fprintf(&b, "ca   = %s\n", q(RootCertFile))
-	b.WriteString("# crl = \"ca.crl\"  # path or http(s) URL of the CA's revocation list (backend ca crl)\n\n")
+	if online.CRL != "" {
+		fmt.Fprintf(&b, "crl  = %s  # the online CA's revocation list, polled\n", q(online.CRL))
+	} else {
+		b.WriteString("# crl = \"ca.crl\"  # path or http(s) URL of the CA's revocation list (backend ca crl)\n")
+	}
+	if online.CAURL != "" {
+		fmt.Fprintf(&b, "ca_url = %s  # the online CA: the certificate renews itself at 2/3 of its lifetime\n", q(online.CAURL))
+	}
+	b.WriteString("\n")
 	b.WriteString("[log]\n")
 	b.WriteString("level  = \"info\"  # debug, info, warn, error\n")
 	b.WriteString("format = \"json\"  # or \"console\"\n\n")

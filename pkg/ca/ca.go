@@ -41,6 +41,8 @@ type CA struct {
 	rootPEM []byte
 	key     crypto.Signer
 	db      *sql.DB
+	dialect dialect
+	dsn     string // WithInventory's URL
 	now     func() time.Time
 }
 
@@ -175,17 +177,41 @@ func Open(dir string, opts ...Option) (*CA, error) {
 	if err := keyutil.VerifyPair(root.PublicKey, key); err != nil {
 		return nil, fmt.Errorf("ca dir %s: %s does not match %s: %w", dir, RootKeyFile, RootCertFile, err)
 	}
+	c.root, c.key = root, key
+	c.rootPEM = encodeCert(root)
+	dsn, err := c.inventoryURL()
+	if err != nil {
+		return nil, fmt.Errorf("ca dir %s: %w", dir, err)
+	}
+	if dsn != "" {
+		if c.db, err = openPostgres(dsn); err != nil {
+			return nil, fmt.Errorf("ca dir %s: %w", dir, err)
+		}
+		c.dialect = dialectPostgres
+		if err := c.seedFromSQLite(); err != nil {
+			c.db.Close()
+			return nil, fmt.Errorf("ca dir %s: %w", dir, err)
+		}
+		return c, nil
+	}
 	dbPath := filepath.Join(dir, InventoryFile)
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("ca dir %s: %s missing: %w", dir, InventoryFile, ErrNotInitialised)
 	}
-	db, err := openInventory(dbPath, false)
-	if err != nil {
+	if c.db, err = openInventory(dbPath, false); err != nil {
 		return nil, fmt.Errorf("ca dir %s: %w", dir, err)
 	}
-	c.root, c.key, c.db = root, key, db
-	c.rootPEM = encodeCert(root)
 	return c, nil
+}
+
+// Inventory describes where the inventory lives: the SQLite file or the PostgreSQL URL
+// (password hidden).
+func (c *CA) Inventory() string {
+	if c.dialect == dialectPostgres {
+		dsn, _ := c.inventoryURL()
+		return RedactURL(dsn)
+	}
+	return filepath.Join(c.dir, InventoryFile)
 }
 
 // Close closes the inventory.

@@ -27,11 +27,22 @@ var (
 	ErrAlreadyRevoked = errors.New("already revoked")
 	// ErrRootExpired: the root certificate is no longer valid, so nothing can be issued.
 	ErrRootExpired = errors.New("root certificate expired")
+	// ErrTokenUnknown: an enrollment token id the inventory does not hold.
+	ErrTokenUnknown = errors.New("unknown enrollment token")
+	// ErrTokenUsed: an enrollment token with no use left.
+	ErrTokenUsed = errors.New("enrollment token already used")
+	// ErrTokenExpired: an enrollment token past its expiry.
+	ErrTokenExpired = errors.New("enrollment token expired")
+	// ErrTokenRevoked: an enrollment token an admin revoked.
+	ErrTokenRevoked = errors.New("enrollment token revoked")
+	// ErrNotAdmin: a certificate that is not a live admin certificate of this CA.
+	ErrNotAdmin = errors.New("not an admin certificate")
 )
 
 // FieldError is a bad value in a request; Field names it in the request's own terms
 // ("name", "addr", "port", "out_port", "relays", "resources", "target", "ttl", "key_type",
-// "groups", "schedule", "reason", "next_update"), so a CLI can map it to its flag.
+// "groups", "schedule", "reason", "next_update", "token_ttl", "uses", "role"), so a CLI can
+// map it to its flag.
 type FieldError struct {
 	Field string
 	Err   error

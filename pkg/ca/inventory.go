@@ -16,9 +16,9 @@ import (
 )
 
 // schemaVersion is the inventory layout this code writes; see migrations.
-const schemaVersion = 1
+const schemaVersion = 2
 
-// migrations[i] takes the inventory from version i to i+1.
+// migrations[i] takes a SQLite inventory from version i to i+1.
 var migrations = []string{
 	// 0 -> 1
 	`CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -42,6 +42,65 @@ var migrations = []string{
 	 );
 	 INSERT INTO crl (id, number) VALUES (1, 0);
 	 INSERT INTO schema_version (version) VALUES (0);`,
+	// 1 -> 2: the online CA (ca serve): enrollment tokens, renewals, admin certificates.
+	migrationV2("BLOB"),
+}
+
+// migrationV2 is the same for both dialects but for the binary column type.
+func migrationV2(blob string) string {
+	return `ALTER TABLE certificates ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
+	 ALTER TABLE certificates ADD COLUMN token TEXT NOT NULL DEFAULT '';        -- enrollment token id, '' = offline issue
+	 ALTER TABLE certificates ADD COLUMN renewed_from TEXT NOT NULL DEFAULT ''; -- serial this one renewed
+	 CREATE INDEX certificates_renewed_from ON certificates (renewed_from);
+	 CREATE TABLE tokens (
+	   id           TEXT PRIMARY KEY,        -- the token's jti
+	   role         TEXT NOT NULL CHECK (role IN ('client', 'server', 'relay')),
+	   name         TEXT NOT NULL,
+	   spec         TEXT NOT NULL,           -- TokenSpec, JSON
+	   max_uses     INTEGER NOT NULL,
+	   uses         INTEGER NOT NULL DEFAULT 0,
+	   ephemeral    INTEGER NOT NULL DEFAULT 0,
+	   created_at   TEXT NOT NULL,
+	   expires_at   TEXT NOT NULL,
+	   last_used_at TEXT,
+	   revoked_at   TEXT
+	 );
+	 CREATE TABLE admins (
+	   serial     TEXT PRIMARY KEY,
+	   name       TEXT NOT NULL,
+	   not_before TEXT NOT NULL,
+	   not_after  TEXT NOT NULL,
+	   issued_at  TEXT NOT NULL,
+	   revoked_at TEXT,
+	   der        ` + blob + ` NOT NULL
+	 );`
+}
+
+// pgMigrations are migrations for PostgreSQL: seq stands in for SQLite's rowid (issue order).
+var pgMigrations = []string{
+	`CREATE TABLE schema_version (version INTEGER NOT NULL);
+	 CREATE TABLE certificates (
+	   seq        BIGSERIAL UNIQUE,
+	   serial     TEXT PRIMARY KEY,
+	   role       TEXT NOT NULL CHECK (role IN ('client', 'server', 'relay')),
+	   name       TEXT NOT NULL,
+	   uuid       TEXT NOT NULL,
+	   attrs      TEXT NOT NULL,
+	   not_before TEXT NOT NULL,
+	   not_after  TEXT NOT NULL,
+	   issued_at  TEXT NOT NULL,
+	   revoked_at TEXT,
+	   reason     TEXT NOT NULL DEFAULT '',
+	   der        BYTEA NOT NULL
+	 );
+	 CREATE INDEX certificates_role_name ON certificates (role, name);
+	 CREATE TABLE crl (
+	   id     INTEGER PRIMARY KEY CHECK (id = 1),
+	   number BIGINT NOT NULL
+	 );
+	 INSERT INTO crl (id, number) VALUES (1, 0);
+	 INSERT INTO schema_version (version) VALUES (0);`,
+	migrationV2("BYTEA"),
 }
 
 // busyTimeout is how long a writer waits for another process's lock.
@@ -68,27 +127,38 @@ func openInventory(path string, create bool) (*sql.DB, error) {
 	// One connection: a CA does little I/O, and this keeps every statement of a process in
 	// order without SQLITE_BUSY between its own connections.
 	db.SetMaxOpenConns(1)
-	if err := migrate(db); err != nil {
+	if err := migrate(db, dialectSQLite); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("inventory %s: %w", path, err)
 	}
 	return db, nil
 }
 
-func migrate(db *sql.DB) error {
+func migrate(db *sql.DB, d dialect) error {
 	ctx := context.Background()
-	tx, err := db.BeginTx(ctx, nil)
+	raw, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer raw.Rollback()
+	t := dq{q: raw, d: d}
+	steps := migrations
+	exists := `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`
+	if d == dialectPostgres {
+		steps = pgMigrations
+		exists = `SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'schema_version'`
+		// Two CA processes starting at once must not both create the tables.
+		if _, err := t.Exec(`SELECT pg_advisory_xact_lock(7160526)`); err != nil {
+			return fmt.Errorf("lock schema: %w", err)
+		}
+	}
 	var version int
 	var n int
-	if err := tx.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+	if err := t.QueryRow(exists).Scan(&n); err != nil {
 		return err
 	}
 	if n > 0 {
-		if err := tx.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil {
+		if err := t.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil {
 			return fmt.Errorf("schema version: %w", err)
 		}
 	}
@@ -99,14 +169,40 @@ func migrate(db *sql.DB) error {
 		return nil
 	}
 	for v := version; v < schemaVersion; v++ {
-		if _, err := tx.Exec(migrations[v]); err != nil {
+		if err := execScript(t, steps[v]); err != nil {
 			return fmt.Errorf("migrate to schema version %d: %w", v+1, err)
 		}
 	}
-	if _, err := tx.Exec(`UPDATE schema_version SET version = ?`, schemaVersion); err != nil {
+	if _, err := t.Exec(`UPDATE schema_version SET version = ?`, schemaVersion); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return raw.Commit()
+}
+
+// execScript runs a migration. SQLite takes the script whole; PostgreSQL's extended
+// protocol takes one statement at a time, so the script is split on ';' (migrations hold
+// none inside literals) and "--" comments are dropped.
+func execScript(t dq, script string) error {
+	if t.d == dialectSQLite {
+		_, err := t.Exec(script)
+		return err
+	}
+	var lines []string
+	for _, l := range strings.Split(script, "\n") {
+		if i := strings.Index(l, "--"); i >= 0 {
+			l = l[:i]
+		}
+		lines = append(lines, l)
+	}
+	for _, stmt := range strings.Split(strings.Join(lines, "\n"), ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := t.Exec(stmt); err != nil {
+			return fmt.Errorf("%s: %w", strings.Join(strings.Fields(stmt), " "), err)
+		}
+	}
+	return nil
 }
 
 // Record is one issued certificate as the inventory holds it.
@@ -120,6 +216,12 @@ type Record struct {
 	IssuedAt  time.Time      `json:"issued_at"`
 	RevokedAt *time.Time     `json:"revoked_at,omitempty"` // nil while not revoked
 	Reason    string         `json:"reason,omitempty"`     // revocation reason as given
+	// Ephemeral: enrolled with an ephemeral token; ca serve removes its records once expired.
+	Ephemeral bool `json:"ephemeral,omitempty"`
+	// Token is the id of the enrollment token the certificate came from ("" = offline issue).
+	Token string `json:"token,omitempty"`
+	// RenewedFrom is the serial of the certificate this one renewed ("" = not a renewal).
+	RenewedFrom string `json:"renewed_from,omitempty"`
 	// Attrs is the attributes object of the certificate's extension (the value of its
 	// "attrs" key); DecodeAttrs gives the typed form.
 	Attrs json.RawMessage `json:"attrs"`
@@ -164,16 +266,10 @@ type Filter struct {
 
 // List returns the inventory's records in issue order.
 func (c *CA) List(f Filter) ([]Record, error) {
-	return listRecords(c.db, f)
+	return listRecords(c.q(), f)
 }
 
-type querier interface {
-	Query(query string, args ...any) (*sql.Rows, error)
-	QueryRow(query string, args ...any) *sql.Row
-	Exec(query string, args ...any) (sql.Result, error)
-}
-
-const recordColumns = `serial, role, name, uuid, attrs, not_before, not_after, issued_at, revoked_at, reason`
+const recordColumns = `serial, role, name, uuid, attrs, not_before, not_after, issued_at, revoked_at, reason, ephemeral, token, renewed_from`
 
 func listRecords(q querier, f Filter) ([]Record, error) {
 	query := `SELECT ` + recordColumns + ` FROM certificates WHERE 1 = 1`
@@ -214,12 +310,15 @@ func scanRecord(s scanner) (Record, error) {
 		role, doc        string
 		nb, na, issued   string
 		revoked          sql.NullString
+		ephemeral        int
 		err1, err2, err3 error
 	)
-	if err := s.Scan(&r.Serial, &role, &r.Name, &r.UUID, &doc, &nb, &na, &issued, &revoked, &r.Reason); err != nil {
+	if err := s.Scan(&r.Serial, &role, &r.Name, &r.UUID, &doc, &nb, &na, &issued, &revoked, &r.Reason,
+		&ephemeral, &r.Token, &r.RenewedFrom); err != nil {
 		return Record{}, fmt.Errorf("inventory: read record: %w", err)
 	}
 	r.Role = certattrs.Role(role)
+	r.Ephemeral = ephemeral != 0
 	r.NotBefore, err1 = parseTime(nb)
 	r.NotAfter, err2 = parseTime(na)
 	r.IssuedAt, err3 = parseTime(issued)

@@ -3,6 +3,7 @@ package ca
 import (
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,6 +135,90 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 	if role == "" {
 		return nil, errors.New("issue: exactly one of relay, server and client must be set")
 	}
+	kt, err := ParseKeyType(string(req.KeyType))
+	if err != nil {
+		return nil, fieldErr("key_type", err)
+	}
+	tx, err := c.begin()
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	defer tx.Rollback()
+	p, err := c.plan(tx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+
+	key, err := generateKey(kt)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509util.CreateCertificate(p.template(key.Public()), c.root, key.Public(), c.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s %s: %w", role, req.Name, err)
+	}
+	keyPEM, err := encodeKey(key)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := insertRecord(tx, cert, p.Attrs, RecordOptions{}, p.now)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("inventory: record %s %s: %w", role, req.Name, err)
+	}
+	return &Issued{
+		Record:   rec,
+		Attrs:    p.Attrs,
+		Cert:     cert,
+		CertPEM:  encodeCert(cert),
+		Key:      key,
+		KeyPEM:   keyPEM,
+		Reissued: p.Reissued,
+		Warnings: p.Warnings,
+	}, nil
+}
+
+// Plan is what the certificate for an IssueRequest says, resolved against the inventory now,
+// for a key not yet known: the online CA signs it for the key a device made. Attributes,
+// names and usages come from the request and the inventory only, never from the device.
+type Plan struct {
+	Role  certattrs.Role
+	Name  string
+	UUID  string
+	Attrs certattrs.Attrs
+	// Extension is the encoded attributes extension.
+	Extension   pkix.Extension
+	DNSNames    []string
+	IPAddresses []net.IP
+	KeyUsage    x509.KeyUsage
+	ExtKeyUsage []x509.ExtKeyUsage
+	NotBefore   time.Time
+	NotAfter    time.Time
+	// Reissued is true when the name already had a certificate of this role; its uuid is kept.
+	Reissued bool
+	Warnings []string
+
+	now time.Time
+}
+
+// Plan resolves req against the inventory without signing or recording anything.
+// defaultTTL, when req.TTL is zero, replaces the role's offline default lifetime.
+func (c *CA) Plan(req IssueRequest, defaultTTL func(certattrs.Role) time.Duration) (*Plan, error) {
+	tx, err := c.begin()
+	if err != nil {
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
+	defer tx.Rollback()
+	return c.plan(tx, req, defaultTTL)
+}
+
+func (c *CA) plan(q querier, req IssueRequest, defaultTTL func(certattrs.Role) time.Duration) (*Plan, error) {
+	role := req.Role()
+	if role == "" {
+		return nil, errors.New("issue: exactly one of relay, server and client must be set")
+	}
 	if err := ValidateName(req.Name); err != nil {
 		return nil, fieldErr("name", err)
 	}
@@ -141,6 +226,8 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 	switch {
 	case ttl < 0:
 		return nil, fieldErrorf("ttl", "%v: must be positive", ttl)
+	case ttl == 0 && defaultTTL != nil:
+		ttl = defaultTTL(role)
 	case ttl == 0:
 		ttl = map[certattrs.Role]time.Duration{
 			certattrs.RoleClient: ClientLifetime,
@@ -148,24 +235,14 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 			certattrs.RoleRelay:  RelayLifetime,
 		}[role]
 	}
-	kt, err := ParseKeyType(string(req.KeyType))
-	if err != nil {
-		return nil, fieldErr("key_type", err)
-	}
 
 	now := c.now()
 	if !now.Before(c.root.NotAfter) {
 		return nil, fmt.Errorf("%w on %s: make a new CA", ErrRootExpired, formatTime(c.root.NotAfter))
 	}
 
-	tx, err := c.db.Begin()
-	if err != nil {
-		return nil, fmt.Errorf("inventory: %w", err)
-	}
-	defer tx.Rollback()
-
-	b := &builder{q: tx, now: now, role: role, name: req.Name}
-	prev, _, reissued, err := latest(tx, role, req.Name, now)
+	b := &builder{q: q, now: now, role: role, name: req.Name}
+	prev, _, reissued, err := latest(q, role, req.Name, now)
 	if err != nil {
 		return nil, err
 	}
@@ -194,15 +271,7 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issue %s %s: %w", role, req.Name, err)
 	}
-	doc, err := certattrs.MarshalJSON(attrs)
-	if err != nil {
-		return nil, fmt.Errorf("issue %s %s: %w", role, req.Name, err)
-	}
 
-	key, err := generateKey(kt)
-	if err != nil {
-		return nil, err
-	}
 	notBefore := now.Add(-backdate)
 	if notBefore.Before(c.root.NotBefore) {
 		notBefore = c.root.NotBefore
@@ -212,73 +281,108 @@ func (c *CA) Issue(req IssueRequest) (*Issued, error) {
 		notAfter = c.root.NotAfter
 		b.warnf("lifetime cut to the root's expiry, %s", formatTime(notAfter))
 	}
+	return &Plan{
+		Role:        role,
+		Name:        req.Name,
+		UUID:        b.uuid,
+		Attrs:       attrs,
+		Extension:   ext,
+		DNSNames:    b.dns,
+		IPAddresses: b.ips,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: ExtKeyUsage(role),
+		NotBefore:   notBefore,
+		NotAfter:    notAfter,
+		Reissued:    reissued,
+		Warnings:    b.warnings,
+		now:         now,
+	}, nil
+}
+
+// template is the certificate p describes, for pub.
+func (p *Plan) template(pub crypto.PublicKey) *x509.Certificate {
+	eku := make(x509util.ExtKeyUsage, len(p.ExtKeyUsage))
+	copy(eku, p.ExtKeyUsage)
 	tmpl := &x509util.Certificate{
-		Subject:          x509util.Subject{CommonName: req.Name},
-		DNSNames:         b.dns,
-		IPAddresses:      b.ips,
-		NotBefore:        notBefore,
-		NotAfter:         notAfter,
-		KeyUsage:         x509util.KeyUsage(x509.KeyUsageDigitalSignature),
-		ExtKeyUsage:      extKeyUsage(role),
+		Subject:          x509util.Subject{CommonName: p.Name},
+		DNSNames:         p.DNSNames,
+		IPAddresses:      p.IPAddresses,
+		NotBefore:        p.NotBefore,
+		NotAfter:         p.NotAfter,
+		KeyUsage:         x509util.KeyUsage(p.KeyUsage),
+		ExtKeyUsage:      eku,
 		BasicConstraints: &x509util.BasicConstraints{IsCA: false},
 		Extensions: []x509util.Extension{{
-			ID:       x509util.ObjectIdentifier(ext.Id),
-			Critical: ext.Critical,
-			Value:    ext.Value,
+			ID:       x509util.ObjectIdentifier(p.Extension.Id),
+			Critical: p.Extension.Critical,
+			Value:    p.Extension.Value,
 		}},
-		PublicKey: key.Public(),
+		PublicKey: pub,
 	}
-	cert, err := x509util.CreateCertificate(tmpl.GetCertificate(), c.root, key.Public(), c.key)
-	if err != nil {
-		return nil, fmt.Errorf("sign %s %s: %w", role, req.Name, err)
-	}
-	keyPEM, err := encodeKey(key)
-	if err != nil {
-		return nil, err
-	}
+	return tmpl.GetCertificate()
+}
 
+// RecordOptions are what the online CA adds to a record.
+type RecordOptions struct {
+	Token       string // enrollment token id
+	Ephemeral   bool
+	RenewedFrom string // serial of the renewed certificate
+}
+
+// Record adds a certificate signed outside Issue (by the online CA) to the inventory. Its
+// role, name and uuid are read from its attributes.
+func (c *CA) Record(cert *x509.Certificate, opts RecordOptions) (Record, error) {
+	attrs, err := certattrs.Decode(cert)
+	if err != nil {
+		return Record{}, fmt.Errorf("record certificate %s: %w", SerialString(cert), err)
+	}
+	return insertRecord(c.q(), cert, attrs, opts, c.now())
+}
+
+func insertRecord(q querier, cert *x509.Certificate, attrs certattrs.Attrs, opts RecordOptions, now time.Time) (Record, error) {
+	doc, err := certattrs.MarshalJSON(attrs)
+	if err != nil {
+		return Record{}, fmt.Errorf("record %s %s: %w", attrs.Role(), attrs.Name(), err)
+	}
 	rec := Record{
-		Serial:    SerialString(cert),
-		Role:      role,
-		Name:      req.Name,
-		UUID:      b.uuid,
-		NotBefore: cert.NotBefore,
-		NotAfter:  cert.NotAfter,
-		IssuedAt:  now.UTC().Truncate(time.Second),
+		Serial:      SerialString(cert),
+		Role:        attrs.Role(),
+		Name:        attrs.Name(),
+		UUID:        attrs.UUID(),
+		NotBefore:   cert.NotBefore,
+		NotAfter:    cert.NotAfter,
+		IssuedAt:    now.UTC().Truncate(time.Second),
+		Ephemeral:   opts.Ephemeral,
+		Token:       opts.Token,
+		RenewedFrom: opts.RenewedFrom,
 	}
-	if _, err := tx.Exec(`INSERT INTO certificates (serial, role, name, uuid, attrs, not_before, not_after, issued_at, der)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.Serial, string(role), rec.Name, rec.UUID, string(doc),
-		formatTime(rec.NotBefore), formatTime(rec.NotAfter), formatTime(rec.IssuedAt), cert.Raw); err != nil {
-		return nil, fmt.Errorf("inventory: record %s %s: %w", role, req.Name, err)
+	ephemeral := 0
+	if opts.Ephemeral {
+		ephemeral = 1
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("inventory: record %s %s: %w", role, req.Name, err)
+	if _, err := q.Exec(`INSERT INTO certificates (serial, role, name, uuid, attrs, not_before, not_after, issued_at, der, ephemeral, token, renewed_from)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.Serial, string(rec.Role), rec.Name, rec.UUID, string(doc),
+		formatTime(rec.NotBefore), formatTime(rec.NotAfter), formatTime(rec.IssuedAt), cert.Raw,
+		ephemeral, rec.Token, rec.RenewedFrom); err != nil {
+		return Record{}, fmt.Errorf("inventory: record %s %s: %w", rec.Role, rec.Name, err)
 	}
 	rec.Attrs = innerAttrs(doc)
-	return &Issued{
-		Record:   rec,
-		Attrs:    attrs,
-		Cert:     cert,
-		CertPEM:  encodeCert(cert),
-		Key:      key,
-		KeyPEM:   keyPEM,
-		Reissued: reissued,
-		Warnings: b.warnings,
-	}, nil
+	return rec, nil
 }
 
 // SerialString is the inventory's form of a certificate serial: lower-case hex.
 func SerialString(cert *x509.Certificate) string { return cert.SerialNumber.Text(16) }
 
-func extKeyUsage(role certattrs.Role) x509util.ExtKeyUsage {
+// ExtKeyUsage is a role's extended key usages (DESIGN.md "Certificate attributes").
+func ExtKeyUsage(role certattrs.Role) []x509.ExtKeyUsage {
 	switch role {
 	case certattrs.RoleRelay:
-		return x509util.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	case certattrs.RoleServer:
-		return x509util.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	default:
-		return x509util.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 }
 

@@ -23,7 +23,8 @@ type RevokeOptions struct {
 }
 
 // Revoke revokes by name or serial. A name revokes every not yet revoked certificate of
-// that name; otherwise ref is read as a serial (hex, any case, colons and 0x allowed).
+// that name; otherwise ref is read as a serial (hex, any case, colons and 0x allowed), and
+// the certificates linked to it by online renewals are revoked with it.
 // Unknown refs wrap ErrNotFound; when everything ref names is already revoked the error
 // wraps ErrAlreadyRevoked. It returns the records it revoked.
 func (c *CA) Revoke(ref string, opts RevokeOptions) ([]Record, error) {
@@ -34,7 +35,7 @@ func (c *CA) Revoke(ref string, opts RevokeOptions) ([]Record, error) {
 		return nil, fmt.Errorf("empty name or serial: %w", ErrNotFound)
 	}
 	now := c.now().UTC().Truncate(time.Second)
-	tx, err := c.db.Begin()
+	tx, err := c.begin()
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
@@ -75,6 +76,23 @@ func (c *CA) Revoke(ref string, opts RevokeOptions) ([]Record, error) {
 			return nil, fmt.Errorf("certificate %s (%s %q) %w at %s", r.Serial, r.Role, r.Name, ErrAlreadyRevoked, formatTime(*r.RevokedAt))
 		}
 		targets = []Record{r}
+		// A renewal is the same grant under a new serial: revoking one revokes the chain.
+		linked, err := lineage(tx, r.Serial)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range linked {
+			if s == r.Serial {
+				continue
+			}
+			lr, err := scanRecord(tx.QueryRow(`SELECT `+recordColumns+` FROM certificates WHERE serial = ?`, s))
+			if err != nil {
+				return nil, err
+			}
+			if lr.RevokedAt == nil {
+				targets = append(targets, lr)
+			}
+		}
 	}
 	for i := range targets {
 		if _, err := tx.Exec(`UPDATE certificates SET revoked_at = ?, reason = ? WHERE serial = ? AND revoked_at IS NULL`,
@@ -175,7 +193,7 @@ func (c *CA) CRL(opts CRLOptions) (*CRL, error) {
 		next = DefaultCRLNextUpdate
 	}
 	now := c.now().UTC().Truncate(time.Second)
-	tx, err := c.db.Begin()
+	tx, err := c.begin()
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}

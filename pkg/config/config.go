@@ -38,6 +38,10 @@ type Config struct {
 	// revocation list.
 	CRL string `toml:"crl"`
 
+	// CAURL is the online CA (backend ca serve) that renews the certificate at 2/3 of its
+	// lifetime, https://HOST[:PORT]; "" = no automatic renewal.
+	CAURL string `toml:"ca_url"`
+
 	// ShutdownTimeout is how long open streams may finish after SIGTERM. Default 10s.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
 
@@ -96,6 +100,9 @@ type Client struct {
 	ListenHost  string        `toml:"listen_host"`  // default "127.0.0.1"
 	Direct      bool          `toml:"direct"`       // try the server's direct address before the relays
 	WaitSession time.Duration `toml:"wait_session"` // how long a new local connection waits for a session; default 10s
+	// FailbackInterval is how often a session on a less preferred route retries the better
+	// ones; default 30s.
+	FailbackInterval time.Duration `toml:"failback_interval"`
 }
 
 // Default returns the configuration before any file or environment is applied. It has no
@@ -120,8 +127,9 @@ func Default() Config {
 			MaxSessionsPerCert:   64,
 		},
 		Client: Client{
-			ListenHost:  "127.0.0.1",
-			WaitSession: 10 * time.Second,
+			ListenHost:       "127.0.0.1",
+			WaitSession:      10 * time.Second,
+			FailbackInterval: 30 * time.Second,
 		},
 	}
 }

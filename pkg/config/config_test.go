@@ -79,6 +79,7 @@ func TestKeys(t *testing.T) {
 		"key SENTINEL_KEY",
 		"ca SENTINEL_CA",
 		"crl SENTINEL_CRL",
+		"ca_url SENTINEL_CA_URL",
 		"shutdown_timeout SENTINEL_SHUTDOWN_TIMEOUT",
 		"ping_interval SENTINEL_PING_INTERVAL",
 		"idle_timeout SENTINEL_IDLE_TIMEOUT",
@@ -100,6 +101,7 @@ func TestKeys(t *testing.T) {
 		"client.listen_host SENTINEL_CLIENT_LISTEN_HOST",
 		"client.direct SENTINEL_CLIENT_DIRECT",
 		"client.wait_session SENTINEL_CLIENT_WAIT_SESSION",
+		"client.failback_interval SENTINEL_CLIENT_FAILBACK_INTERVAL",
 	}
 	var got []string
 	for _, k := range Keys() {
@@ -115,6 +117,7 @@ func TestDefaults(t *testing.T) {
 	c := mustLoad(t, writeConfig(t, dir, pemKeys), noEnv)
 	checks := map[string]struct{ got, want any }{
 		"crl":                            {c.CRL, ""},
+		"ca_url":                         {c.CAURL, ""},
 		"shutdown_timeout":               {c.ShutdownTimeout, 10 * time.Second},
 		"ping_interval":                  {c.PingInterval, 20 * time.Second},
 		"idle_timeout":                   {c.IdleTimeout, 60 * time.Second},
@@ -136,6 +139,7 @@ func TestDefaults(t *testing.T) {
 		"client.listen_host":             {c.Client.ListenHost, "127.0.0.1"},
 		"client.direct":                  {c.Client.Direct, false},
 		"client.wait_session":            {c.Client.WaitSession, 10 * time.Second},
+		"client.failback_interval":       {c.Client.FailbackInterval, 30 * time.Second},
 	}
 	for name, ch := range checks {
 		if ch.got != ch.want {
@@ -167,6 +171,7 @@ func settings(dir string) map[string]setting {
 		"key":                            {`"alice.key"`, "alice.key", func(c *Config) any { return c.KeyPath }, filepath.Join(dir, "alice.key")},
 		"ca":                             {`"ca.crt"`, "ca.crt", func(c *Config) any { return c.CAPath }, filepath.Join(dir, "ca.crt")},
 		"crl":                            {`"https://ca.example.com/ca.crl"`, "https://ca.example.com/ca.crl", func(c *Config) any { return c.CRL }, "https://ca.example.com/ca.crl"},
+		"ca_url":                         {`"https://ca.example.com:9000"`, "https://ca.example.com:9000", func(c *Config) any { return c.CAURL }, "https://ca.example.com:9000"},
 		"shutdown_timeout":               {`"1m"`, "1m", func(c *Config) any { return c.ShutdownTimeout }, time.Minute},
 		"ping_interval":                  {`"5s"`, "5s", func(c *Config) any { return c.PingInterval }, 5 * time.Second},
 		"idle_timeout":                   {`"2m"`, "2m", func(c *Config) any { return c.IdleTimeout }, 2 * time.Minute},
@@ -188,6 +193,7 @@ func settings(dir string) map[string]setting {
 		"client.listen_host":             {`"::1"`, "::1", func(c *Config) any { return c.Client.ListenHost }, "::1"},
 		"client.direct":                  {`true`, "1", func(c *Config) any { return c.Client.Direct }, true},
 		"client.wait_session":            {`"2m"`, "2m", func(c *Config) any { return c.Client.WaitSession }, 2 * time.Minute},
+		"client.failback_interval":       {`"45s"`, "45s", func(c *Config) any { return c.Client.FailbackInterval }, 45 * time.Second},
 	}
 }
 
@@ -414,6 +420,8 @@ func TestValidate(t *testing.T) {
 		"no ca":                   {func(c *Config) { c.CA = nil }, "ca: required"},
 		"crl scheme":              {func(c *Config) { c.CRL = "ftp://x/ca.crl" }, `crl: unsupported URL scheme "ftp"`},
 		"crl no host":             {func(c *Config) { c.CRL = "https:///ca.crl" }, "crl: URL"},
+		"ca_url http":             {func(c *Config) { c.CAURL = "http://ca.example.com:9000" }, "ca_url: "},
+		"ca_url path":             {func(c *Config) { c.CAURL = "https://ca.example.com:9000/1.0" }, "ca_url: "},
 		"log level":               {func(c *Config) { c.Log.Level = "loud" }, `log.level: unknown level "loud"`},
 		"log format":              {func(c *Config) { c.Log.Format = "xml" }, `log.format: unknown format "xml"`},
 		"audit dir":               {func(c *Config) { c.Audit.Path = "/nonexistent/dir/audit.jsonl" }, "audit.path: directory /nonexistent/dir"},
@@ -434,6 +442,7 @@ func TestValidate(t *testing.T) {
 		"handshake timeout":       {func(c *Config) { c.Relay.HandshakeTimeout = 0 }, "relay.handshake_timeout: must be positive"},
 		"dial timeout":            {func(c *Config) { c.Server.DialTimeout = 0 }, "server.dial_timeout: must be positive"},
 		"wait session":            {func(c *Config) { c.Client.WaitSession = 0 }, "client.wait_session: must be positive"},
+		"failback interval":       {func(c *Config) { c.Client.FailbackInterval = 0 }, "client.failback_interval: must be positive"},
 		"relay sessions":          {func(c *Config) { c.Relay.MaxSessionsPerCert = 0 }, "relay.max_sessions_per_cert: must be positive, got 0"},
 		"pending opens":           {func(c *Config) { c.Relay.MaxPendingOpens = -1 }, "relay.max_pending_opens: must be positive"},
 		"server channels":         {func(c *Config) { c.Relay.MaxServerChannels = 0 }, "relay.max_server_channels: must be positive"},

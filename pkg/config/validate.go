@@ -29,6 +29,9 @@ func (c *Config) Validate() error {
 	if err := c.validateCRL(); err != nil {
 		return err
 	}
+	if err := c.validateCAURL(); err != nil {
+		return err
+	}
 	if c.IdleTimeout <= c.PingInterval {
 		return fmt.Errorf("idle_timeout: %s must be longer than ping_interval (%s), or live peers look dead", c.IdleTimeout, c.PingInterval)
 	}
@@ -135,6 +138,21 @@ func checkHost(h string) error {
 	}
 	if strings.ContainsAny(h, ":/ \t[]") {
 		return fmt.Errorf("%q is not an IP address or host name (no port here)", h)
+	}
+	return nil
+}
+
+// validateCAURL checks ca_url: "" or https://HOST[:PORT] with nothing else.
+func (c *Config) validateCAURL() error {
+	if c.CAURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.CAURL)
+	if err != nil {
+		return fmt.Errorf("ca_url: %w", err)
+	}
+	if u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Trim(u.Path, "/") != "" {
+		return fmt.Errorf("ca_url: %q: want https://HOST[:PORT] of the online CA", c.CAURL)
 	}
 	return nil
 }
