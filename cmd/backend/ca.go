@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 	"github.com/sentinel-zt/sentinel/pkg/ca"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 )
@@ -603,7 +603,7 @@ func newCACRLCmd() *cobra.Command {
 			if err != nil {
 				return cliError(dir, err)
 			}
-			if err := writeFileAtomic(out, crl.PEM, 0o644); err != nil {
+			if err := atomicfile.Replace(out, crl.PEM, 0o644); err != nil {
 				return fmt.Errorf("write CRL %s: %w", out, err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: CRL number %d, %d revoked, next update %s\n",
@@ -628,25 +628,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// writeFileAtomic replaces path so readers (relays watching the CRL) never see half a file.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

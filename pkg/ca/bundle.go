@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 )
 
 // ConfigFile is the bundle's config file name.
@@ -73,9 +75,9 @@ func (c *CA) WriteBundle(dir string, iss *Issued, opts BundleOptions) ([]string,
 	var written []string
 	for _, f := range BundleFiles(name) {
 		p := filepath.Join(dir, f)
-		w := writeNew
+		w := atomicfile.Create
 		if opts.Force {
-			w = writeReplace
+			w = atomicfile.Replace
 		}
 		if err := w(p, contents[f].data, contents[f].perm); err != nil {
 			return written, fmt.Errorf("bundle dir %s: %w", dir, err)

@@ -15,6 +15,8 @@ import (
 	"go.step.sm/crypto/keyutil"
 	"go.step.sm/crypto/pemutil"
 	"go.step.sm/crypto/x509util"
+
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 )
 
 // Files of a CA directory.
@@ -130,7 +132,7 @@ func Init(dir string, opts InitOptions) (*CA, error) {
 		perm fs.FileMode
 	}{{RootKeyFile, keyPEM, 0o600}, {RootCertFile, rootPEM, 0o644}} {
 		p := filepath.Join(dir, f.name)
-		if err := writeNew(p, f.data, f.perm); err != nil {
+		if err := atomicfile.Create(p, f.data, f.perm); err != nil {
 			return fail(fmt.Errorf("ca dir %s: %w", dir, err))
 		}
 		created = append(created, p)
@@ -240,44 +242,4 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}
 	return pem.EncodeToMemory(b), nil
-}
-
-// writeNew creates path with perm; it fails if path exists.
-func writeNew(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
-}
-
-// writeReplace writes path atomically (temporary file, then rename) with exactly perm.
-func writeReplace(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after a successful rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
 }

@@ -12,6 +12,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 )
 
@@ -112,7 +113,7 @@ func openInventory(path string, create bool) (*sql.DB, error) {
 	}
 	if create {
 		// Create the file ourselves so it is 0600 from the start.
-		if err := writeNew(path, nil, 0o600); err != nil {
+		if err := atomicfile.Create(path, nil, 0o600); err != nil {
 			return nil, fmt.Errorf("inventory: %w", err)
 		}
 	}

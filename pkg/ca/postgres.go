@@ -13,6 +13,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the pure-Go "pgx" driver
+
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 )
 
 // InventoryURLFile, in a CA directory, holds the URL of a PostgreSQL inventory (mode 0600: it
@@ -65,7 +67,7 @@ func (c *CA) inventoryURL() (string, error) {
 		if err := ValidateInventoryURL(c.dsn); err != nil {
 			return "", err
 		}
-		if err := writeNew(path, []byte(c.dsn+"\n"), 0o600); err != nil {
+		if err := atomicfile.Create(path, []byte(c.dsn+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("record inventory url: %w", err)
 		}
 		return c.dsn, nil

@@ -15,6 +15,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 	"go.step.sm/crypto/x509util"
 
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/enrolltoken"
 )
@@ -177,7 +178,7 @@ func (c *CA) EnrollKey() (crypto.Signer, error) {
 			return nil, err
 		}
 		// Another process may make it at the same moment: whoever loses reads the winner's.
-		if err := writeNew(path, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.Create(path, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("write %s: %w", EnrollKeyFile, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 	"go.step.sm/crypto/x509util"
 
+	"github.com/sentinel-zt/sentinel/internal/atomicfile"
 	"github.com/sentinel-zt/sentinel/pkg/ca"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/enrolltoken"
@@ -164,42 +165,8 @@ func newKey(kt ca.KeyType) (crypto.Signer, error) {
 // WriteFile writes path with exactly perm: atomically (temporary file, then rename) when
 // replace, else failing if path exists.
 func WriteFile(path string, data []byte, perm fs.FileMode, replace bool) error {
-	if !replace {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			os.Remove(path)
-			return err
-		}
-		if err := f.Close(); err != nil {
-			os.Remove(path)
-			return err
-		}
-		return nil
+	if replace {
+		return atomicfile.Replace(path, data, perm)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name) // no-op after the rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(name, path)
+	return atomicfile.Create(path, data, perm)
 }
