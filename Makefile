@@ -5,7 +5,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 PKGS     := ./...
 FUZZTIME ?= 20s
 
-.PHONY: all release build test lint fmt vet demo fuzz bench deps clean
+.PHONY: all release build test lint fmt vet demo fuzz bench soak deps clean
 
 all: release
 
@@ -33,6 +33,16 @@ test: lint
 
 demo: release
 	scripts/demo.sh
+
+# Not in `make test`: SOAK_CONNS short connections over SOAK_DURATION through the built binary
+# (test/system TestSoak); goroutines, open files and RSS of relay, server and client must come
+# back to their baseline. No -race: the test process only dials, the binary is built without.
+SOAK_CONNS    ?= 5000
+SOAK_DURATION ?= 150s
+soak:
+	scripts/deps.sh mariadb nginx
+	SENTINEL_SYSTEM_TESTS=1 SENTINEL_SOAK=1 SENTINEL_SOAK_CONNS=$(SOAK_CONNS) SENTINEL_SOAK_DURATION=$(SOAK_DURATION) \
+	  $(GO) test -count=1 -v -timeout 30m -run '^TestSoak$$' ./test/system/
 
 # Every Fuzz* target of every package, FUZZTIME each (scripts/fuzz.sh finds them).
 fuzz:

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,26 @@ func TestSessionWaitIsBoundedAndSaysWhy(t *testing.T) {
 	}
 	if err := c.Ready(); err == nil {
 		t.Fatal("Ready without a session")
+	}
+}
+
+// TestTryOrder: the route whose session just failed is tried after the others, which keep
+// their sort order; without one (or out of range) the order is the sort order.
+func TestTryOrder(t *testing.T) {
+	for _, tc := range []struct {
+		limit, last int
+		want        []int
+	}{
+		{3, -1, []int{0, 1, 2}},
+		{3, 0, []int{1, 2, 0}},
+		{3, 1, []int{0, 2, 1}},
+		{3, 2, []int{0, 1, 2}},
+		{1, 0, []int{0}},
+		{2, 5, []int{0, 1}}, // a failback round is limited to the better routes
+		{0, -1, []int{}},
+	} {
+		if got := tryOrder(tc.limit, tc.last); !slices.Equal(got, tc.want) {
+			t.Errorf("tryOrder(%d, %d) = %v, want %v", tc.limit, tc.last, got, tc.want)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type control struct {
 	conn       *wsconn.Conn
 	since      time.Time
 	opens      atomic.Int64
+	gone       chan struct{} // closed once the channel is removed (by removeControl)
 }
 
 // send writes one control message as a newline-terminated JSON line in one binary message.
@@ -58,7 +59,7 @@ func (r *Relay) handleServer(w http.ResponseWriter, req *http.Request) {
 			"server certificate does not list this relay"), peerFields(v)...)
 		return
 	}
-	ctl := &control{serverUUID: srv.UUID, serverName: srv.Name, leaf: v.Leaf, remote: r.remoteAddr(req), since: r.cfg.Now()}
+	ctl := &control{serverUUID: srv.UUID, serverName: srv.Name, leaf: v.Leaf, remote: r.remoteAddr(req), since: r.cfg.Now(), gone: make(chan struct{})}
 	if err := r.reserveControl(srv.UUID); err != nil {
 		r.deny(w, req, tunnel.PathServer, err, peerFields(v)...)
 		return
@@ -151,6 +152,9 @@ func (r *Relay) removeControl(c *control) {
 	r.mu.Unlock()
 	r.releaseControl(c.serverUUID)
 	r.metrics.serverChannels.Dec()
+	if c.gone != nil {
+		close(c.gone)
+	}
 }
 
 // controlsFor returns the live channels of a server, least used first, so opens spread over

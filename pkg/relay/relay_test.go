@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,12 +10,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
 	"github.com/sentinel-zt/sentinel/pkg/tunnel"
+	"github.com/sentinel-zt/sentinel/pkg/wsconn"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -192,5 +196,86 @@ func TestControlChannelsPerServerLimit(t *testing.T) {
 	}
 	if err := r.reserveControl("server-b"); tunnel.DenyCode(err, "") != tunnel.CodeLimit {
 		t.Fatalf("relay-wide limit after reuse: %v, want limit", err)
+	}
+}
+
+// wsPair returns the two ends of a WebSocket over loopback: the accepting end as the relay
+// holds a server's control channel, and the dialing end as the server reads it.
+func wsPair(t *testing.T) (*wsconn.Conn, *websocket.Conn) {
+	t.Helper()
+	accepted := make(chan *websocket.Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		ws, err := wsconn.Upgrader().Upgrade(w, req, nil)
+		if err != nil {
+			t.Errorf("upgrade: %v", err)
+			return
+		}
+		accepted <- ws
+	}))
+	t.Cleanup(srv.Close)
+	peer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = peer.Close() })
+	c := wsconn.New(<-accepted, wsconn.Options{PingInterval: -1, IdleTimeout: -1})
+	t.Cleanup(func() { _ = c.Close() })
+	return c, peer
+}
+
+// readOpen reads one control message from a server's end of its channel and checks that it
+// asks to bind session id.
+func readOpen(t *testing.T, peer *websocket.Conn, id string, within time.Duration) {
+	t.Helper()
+	_ = peer.SetReadDeadline(time.Now().Add(within))
+	_, line, err := peer.ReadMessage()
+	if err != nil {
+		t.Fatalf("no open within %v: %v", within, err)
+	}
+	msg, err := tunnel.ParseControl(bytes.TrimSuffix(line, []byte("\n")))
+	if err != nil || msg.Type != tunnel.MsgOpen || msg.Session != id {
+		t.Fatalf("control message %q (%v), want an open of session %s", line, err, id)
+	}
+}
+
+// TestOpenMovesOnWhenChannelCloses: a server's channel that closes while asked to bind (the
+// server stopped) is given up at once, and a channel registered meanwhile (the server back)
+// is asked next, long before BindTimeout; its bind completes the open.
+func TestOpenMovesOnWhenChannelCloses(t *testing.T) {
+	r := newTestRelay(t, Config{BindTimeout: time.Minute})
+	addChannel := func() (*control, *websocket.Conn) {
+		conn, peer := wsPair(t)
+		c := &control{serverUUID: "s", serverName: "server1", conn: conn, gone: make(chan struct{})}
+		if err := r.reserveControl("s"); err != nil {
+			t.Fatal(err)
+		}
+		r.addControl(c)
+		return c, peer
+	}
+	old, oldPeer := addChannel()
+	id := tunnel.NewSessionID()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := r.open(context.Background(), "s", id, "c")
+		done <- err
+	}()
+	readOpen(t, oldPeer, id, 5*time.Second)
+
+	fresh, freshPeer := addChannel()
+	defer r.removeControl(fresh)
+	r.removeControl(old)
+	readOpen(t, freshPeer, id, 5*time.Second)
+	p, err := r.takePending(id, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.deliver(nil, nil)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("open did not return after the bind")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -140,7 +141,10 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 }
 
 // open asks the server's control channels, one after another, to bind session id and waits
-// for the bind within BindTimeout in all.
+// for the bind within BindTimeout in all. A channel that closes while asked (its server
+// stopped or restarted) is given up at once, and channels registered meanwhile (the server
+// back) are asked too before the deadline, so a client that comes in while its server
+// restarts is not held for BindTimeout on a channel that is gone.
 func (r *Relay) open(ctx context.Context, serverUUID, id, clientUUID string) (*websocket.Conn, *x509.Certificate, error) {
 	channels := r.controlsFor(serverUUID)
 	if len(channels) == 0 {
@@ -154,37 +158,48 @@ func (r *Relay) open(ctx context.Context, serverUUID, id, clientUUID string) (*w
 
 	deadline := time.Now().Add(r.cfg.BindTimeout)
 	msg := tunnel.Control{Type: tunnel.MsgOpen, Session: id, Client: clientUUID}
-	for i, ctl := range channels {
-		ctl.opens.Add(1)
-		if err := ctl.send(msg); err != nil {
-			r.log.Debug("open not sent", zap.String("server", ctl.serverName), zap.Error(err))
-			continue
-		}
-		wait := time.Until(deadline) / time.Duration(len(channels)-i)
-		timer := time.NewTimer(wait)
-		select {
-		case <-p.ready:
-			timer.Stop()
-			return p.bind, p.server, nil
-		case <-timer.C:
-			ctl.opens.Add(16) // a channel that failed to bind goes to the back of the line
-			r.log.Warn("server did not bind in time, trying another channel", zap.String("server", ctl.serverName), zap.String("session", id))
-		case <-ctx.Done():
-			timer.Stop()
-			if ws, _ := p.abandon(); ws != nil {
-				_ = ws.Close()
+	tried := make(map[*control]bool, len(channels))
+	for len(channels) > 0 && time.Until(deadline) > 0 {
+		for i, ctl := range channels {
+			tried[ctl] = true
+			ctl.opens.Add(1)
+			if err := ctl.send(msg); err != nil {
+				r.log.Debug("open not sent", zap.String("server", ctl.serverName), zap.Error(err))
+				continue
 			}
-			return nil, nil, tunnel.Deny(499, tunnel.CodeBadRequest, "client went away")
-		case <-r.life.Context().Done():
-			timer.Stop()
-			if ws, _ := p.abandon(); ws != nil {
-				_ = ws.Close()
+			wait := time.Until(deadline) / time.Duration(len(channels)-i)
+			timer := time.NewTimer(wait)
+			select {
+			case <-p.ready:
+				timer.Stop()
+				return p.bind, p.server, nil
+			case <-timer.C:
+				ctl.opens.Add(16) // a channel that failed to bind goes to the back of the line
+				r.log.Warn("server did not bind in time, trying another channel", zap.String("server", ctl.serverName), zap.String("session", id))
+			case <-ctl.gone:
+				timer.Stop()
+				r.log.Debug("server channel closed before binding, trying another", zap.String("server", ctl.serverName), zap.String("session", id))
+			case <-ctx.Done():
+				timer.Stop()
+				if ws, _ := p.abandon(); ws != nil {
+					_ = ws.Close()
+				}
+				return nil, nil, tunnel.Deny(499, tunnel.CodeBadRequest, "client went away")
+			case <-r.life.Context().Done():
+				timer.Stop()
+				if ws, _ := p.abandon(); ws != nil {
+					_ = ws.Close()
+				}
+				return nil, nil, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down")
 			}
-			return nil, nil, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down")
 		}
+		channels = slices.DeleteFunc(r.controlsFor(serverUUID), func(c *control) bool { return tried[c] })
 	}
 	if ws, leaf := p.abandon(); ws != nil {
 		return ws, leaf, nil
+	}
+	if time.Until(deadline) > 0 {
+		return nil, nil, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeServerOffline, "server %s went offline before binding", serverUUID)
 	}
 	return nil, nil, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeServerOffline, "server did not bind within %s", r.cfg.BindTimeout)
 }

@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -563,13 +564,21 @@ func openMySQL(t *testing.T, addr, dbName string) *sql.DB {
 
 // target is a TCP service in the test process, for tests that need no database: a
 // connection whose first byte is 'S' is a sink (it reads to EOF, then answers the count as
-// 8 bytes big-endian); any other first byte starts an echo of everything, that byte included.
+// 8 bytes big-endian); 'G' is a source (it writes genByte(0), genByte(1), ... until the
+// connection fails, counting them in generated); any other first byte starts an echo of
+// everything, that byte included.
 type target struct {
 	ln    net.Listener
 	wg    sync.WaitGroup
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
+
+	generated atomic.Int64 // bytes the sources have written, all connections together
 }
+
+// genByte is byte i of a source connection: a pattern that a lost, repeated or reordered
+// chunk breaks (period 251, prime, so no power-of-two chunking lines up with it).
+func genByte(i int64) byte { return byte(i % 251) }
 
 func startTarget(t *testing.T) *target {
 	t.Helper()
@@ -623,6 +632,24 @@ func (tg *target) handle(c net.Conn) {
 	var first [1]byte
 	if _, err := io.ReadFull(c, first[:]); err != nil {
 		return
+	}
+	if first[0] == 'G' {
+		// One period more than a write, so every write is a slice of it.
+		const chunk = 64 << 10
+		pattern := make([]byte, chunk+251)
+		for i := range pattern {
+			pattern[i] = genByte(int64(i))
+		}
+		var off int64
+		for {
+			start := off % 251
+			n, err := c.Write(pattern[start : start+chunk])
+			off += int64(n)
+			tg.generated.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
 	}
 	if first[0] == 'S' {
 		// Large reads: io.Discard's 8 KiB buffer would make the sink the bottleneck.
@@ -741,18 +768,10 @@ func (d *deployment) start(opts deployOptions) error {
 		"--relay", d.relay.name, "--target", fmt.Sprintf("127.0.0.1:%d", opts.targetPort),
 		"--port", strconv.Itoa(ports[2]), "--user", "alice@example.com", "--out", d.client.bundle)
 
-	caPEM, err := os.ReadFile(filepath.Join(d.caDir, "ca.crt"))
-	if err != nil {
+	var err error
+	if d.http, d.tls, err = httpClients(d.caDir); err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return errors.New("ca.crt: no certificate")
-	}
-	d.http = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	d.tls = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-	}}
 
 	relayEnv := []string{"SENTINEL_RELAY_LISTEN=" + d.relayListen}
 	if opts.behindProxy {
@@ -784,6 +803,24 @@ func (d *deployment) start(opts deployOptions) error {
 		return err
 	}
 	return d.startRole(d.client, opts.clientEnv)
+}
+
+// httpClients returns a plain HTTP client for the metrics listeners and an HTTPS one trusting
+// the CA in caDir, for the relays' public endpoints.
+func httpClients(caDir string) (plain, secure *http.Client, err error) {
+	caPEM, err := os.ReadFile(filepath.Join(caDir, "ca.crt"))
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, nil, errors.New("ca.crt: no certificate")
+	}
+	plain = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	secure = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}
+	return plain, secure, nil
 }
 
 // startRole runs `backend -c BUNDLE/config.toml` with the harness's overrides and waits
