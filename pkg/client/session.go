@@ -77,8 +77,15 @@ func (c *Client) maintain() {
 	unreachable := backoff.Backoff{Min: refused.Min, Max: c.cfg.UnreachableMax}
 	routes := c.routes()
 	var sess *tunnelSession
-	last := -1 // rank of the route whose session was just lost or drained
+	var pending <-chan *tunnelSession // a failback attempt still under way
+	last := -1                        // rank of the route whose session was just lost or drained
 	for c.ctx.Err() == nil {
+		if sess == nil && pending != nil {
+			// A failback attempt was under way when the session went; reconnecting (all routes,
+			// staggered) does not wait for it, and whatever it yields is let go.
+			c.discard(pending)
+			pending = nil
+		}
 		if sess == nil {
 			var anyFinal bool
 			var err error
@@ -101,49 +108,81 @@ func (c *Client) maintain() {
 			c.publish(sess)
 		}
 		rank := sess.rank
-		if sess = c.hold(sess, routes); sess == nil {
+		if sess, pending = c.hold(sess, routes); sess == nil {
 			last = rank
 		}
 	}
+	if pending != nil {
+		c.discard(pending)
+	}
 }
 
-// hold watches the current session. It returns the session to hold next: a better one it
-// failed back to, or nil when the current one was lost or drained.
-func (c *Client) hold(sess *tunnelSession, routes []route) *tunnelSession {
+// discard closes the session a superseded attempt yields, if any, when it comes.
+func (c *Client) discard(pending <-chan *tunnelSession) {
+	drain := func() {
+		if s := <-pending; s != nil {
+			c.endSession(s, "superseded")
+		}
+	}
+	if !c.goTracked(drain) {
+		drain() // closing: the attempt's context is cancelled, so it answers at once
+	}
+}
+
+// hold watches the current session. It returns the session to hold next (a better one it
+// failed back to, or nil when the current one was lost or drained) and, if a failback attempt
+// is still under way, the channel its result will come on. Attempts run aside so that a
+// preferred relay that hangs never delays noticing that the current session is gone.
+func (c *Client) hold(sess *tunnelSession, routes []route) (*tunnelSession, <-chan *tunnelSession) {
 	var failback <-chan time.Time
 	if sess.rank > 0 {
 		t := time.NewTicker(c.cfg.FailbackInterval)
 		defer t.Stop()
 		failback = t.C
 	}
+	var attempt chan *tunnelSession
 	for {
 		select {
 		case <-c.ctx.Done():
 			c.unpublish(sess)
 			c.endSession(sess, "shutdown")
-			return nil
+			return nil, attempt
 		case <-sess.mux.CloseChan():
 			c.unpublish(sess)
 			c.endSession(sess, "lost")
 			c.metrics.reconnects.Inc()
 			c.log.Warn("session lost, reconnecting", zap.String("session", sess.id), zap.String("via", sess.via))
-			return nil
+			return nil, attempt
 		case <-sess.draining:
 			c.unpublish(sess)
 			c.retire(sess, "drained")
 			c.metrics.reconnects.Inc()
 			c.log.Info("server asked to move, reconnecting", zap.String("session", sess.id), zap.String("via", sess.via))
-			return nil
+			return nil, attempt
 		case <-failback:
-			better, _, err := c.connectAny(routes, sess.rank, -1)
-			if err != nil {
-				c.log.Debug("preferred route still unavailable", zap.Error(err))
+			if attempt != nil {
+				continue // the last attempt is still trying
+			}
+			ch, rank := make(chan *tunnelSession, 1), sess.rank
+			if !c.goTracked(func() {
+				better, _, err := c.connectAny(routes, rank, -1)
+				if err != nil {
+					c.log.Debug("preferred route still unavailable", zap.Error(err))
+				}
+				ch <- better
+			}) {
+				continue
+			}
+			attempt = ch
+		case better := <-attempt:
+			attempt = nil
+			if better == nil {
 				continue
 			}
 			c.publish(better)
 			c.retire(sess, "failback")
 			c.log.Info("moved back to a preferred route", zap.String("from", sess.via), zap.String("to", better.via))
-			return better
+			return better, nil
 		}
 	}
 }
@@ -180,21 +219,70 @@ func (c *Client) endSession(sess *tunnelSession, reason string) {
 	})
 }
 
-// connectAny tries routes[:limit] once each, in tryOrder. anyFinal reports whether some
-// route refused us for good (401/403) rather than being unreachable or busy.
+// routeStagger is how long a route may stay silent before the next one is tried alongside it.
+// A healthy relay answers in milliseconds; one that hangs (frozen, or blackholed behind a
+// live proxy) would otherwise cost a whole handshake timeout.
+const routeStagger = time.Second
+
+// connectAny tries routes[:limit] in tryOrder, starting the next one when the previous fails
+// or has not answered within routeStagger; the first session established wins and the
+// attempts still running are cancelled. anyFinal reports whether some route refused us for
+// good (401/403) rather than being unreachable or busy.
 func (c *Client) connectAny(routes []route, limit, last int) (sess *tunnelSession, anyFinal bool, err error) {
-	var errs []error
-	for _, rank := range tryOrder(limit, last) {
+	type result struct {
+		sess  *tunnelSession
+		final bool
+		err   error
+		name  string
+	}
+	order := tryOrder(limit, last)
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	results := make(chan result, len(order))
+	running := 0
+	start := func() {
+		rank := order[0]
+		order = order[1:]
 		rt := routes[rank]
-		sess, final, err := c.connect(rt, rank)
-		if err == nil {
-			return sess, false, nil
+		running++
+		if !c.goTracked(func() {
+			s, final, err := c.connect(ctx, rt, rank)
+			results <- result{s, final, err, rt.name}
+		}) {
+			results <- result{err: errors.New("client closing"), name: rt.name}
 		}
-		anyFinal = anyFinal || final
-		errs = append(errs, fmt.Errorf("%s: %w", rt.name, err))
-		if c.ctx.Err() != nil {
-			break
+	}
+	stagger := time.NewTimer(routeStagger)
+	defer stagger.Stop()
+	var errs []error
+	for len(order) > 0 || running > 0 {
+		if running == 0 {
+			start()
+			stagger.Reset(routeStagger)
 		}
+		select {
+		case r := <-results:
+			running--
+			switch {
+			case r.err == nil && sess == nil:
+				sess = r.sess
+				cancel() // the others lose; they report back below
+				order = nil
+			case r.err == nil:
+				c.endSession(r.sess, "superseded") // a slower route answered too
+			default:
+				anyFinal = anyFinal || r.final
+				errs = append(errs, fmt.Errorf("%s: %w", r.name, r.err))
+			}
+		case <-stagger.C:
+			if len(order) > 0 && sess == nil {
+				start()
+				stagger.Reset(routeStagger)
+			}
+		}
+	}
+	if sess != nil {
+		return sess, false, nil
 	}
 	return nil, anyFinal, errors.Join(errs...)
 }
@@ -219,9 +307,9 @@ func tryOrder(limit, last int) []int {
 
 // connect opens a session over one route: authenticated WebSocket, pinned end-to-end TLS,
 // then the multiplexer. final reports a refusal worth a long backoff.
-func (c *Client) connect(rt route, rank int) (sess *tunnelSession, final bool, err error) {
+func (c *Client) connect(parent context.Context, rt route, rank int) (sess *tunnelSession, final bool, err error) {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(parent, c.cfg.HandshakeTimeout)
 	defer cancel()
 	id := c.cfg.Identity.Load()
 	conn, resp, err := dial.WebSocket(ctx, dial.Request{

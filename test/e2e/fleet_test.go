@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,9 @@ type fleet struct {
 	target net.Listener
 
 	relays []*relayNode
+	// frozenClosed records when a peer closed a connection to a frozen relay.
+	frozenMu     sync.Mutex
+	frozenClosed []time.Time
 
 	serverAttrs *certattrs.Server
 	serverStore *identity.Store
@@ -59,6 +63,9 @@ type fleetOptions struct {
 	direct          bool
 	failback        time.Duration
 	shutdownTimeout time.Duration
+	// frozen relays accept TCP and never answer, like a stopped process behind a live socket.
+	frozen           map[int]bool
+	handshakeTimeout time.Duration // the client's
 }
 
 // node is one running role with the means to stop it.
@@ -132,6 +139,10 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	clientLeaf := f.ca.Issue(t, certattrs.Attrs{Client: f.clientAttrs}, testpki.Opts{})
 
 	for i := range f.relays {
+		if opts.frozen[i] {
+			f.freezeRelay(i)
+			continue
+		}
 		f.startRelay(i)
 	}
 	f.startServer()
@@ -139,7 +150,7 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	// first session's route is deterministic.
 	deadline := time.Now().Add(10 * time.Second)
 	for i := range f.relays {
-		for !f.registered(i) {
+		for !opts.frozen[i] && !f.registered(i) {
 			if time.Now().After(deadline) {
 				t.Fatalf("server did not register with relay%d", i+1)
 			}
@@ -149,7 +160,7 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	f.client, err = client.New(client.Config{
 		Identity: storeFor(t, f.ca, clientLeaf), Log: f.log, Direct: opts.direct,
 		Audit: audit.New(f.auditZ, "client", f.clientAttrs.UUID, "alice"), Registry: prometheus.NewRegistry(),
-		FailbackInterval: opts.failback, ShutdownTimeout: opts.shutdownTimeout,
+		FailbackInterval: opts.failback, ShutdownTimeout: opts.shutdownTimeout, HandshakeTimeout: opts.handshakeTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -179,11 +190,16 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 		_ = f.target.Close()
 		f.wg.Wait()
 	})
-	if opts.direct {
-		f.waitVia(15*time.Second, "direct")
-	} else {
-		f.waitVia(15*time.Second, "relay1")
+	first := "direct"
+	if !opts.direct {
+		for i, r := range f.relays {
+			if !opts.frozen[i] {
+				first = r.attrs.Name
+				break
+			}
+		}
 	}
+	f.waitVia(15*time.Second, first)
 	return f
 }
 
@@ -227,6 +243,49 @@ func (f *fleet) startRelay(i int) {
 			f.t.Errorf("relay%d: %v", i+1, err)
 		}
 	}(r.node)
+}
+
+// freezeRelay listens on relay i's port and holds every connection without a word.
+func (f *fleet) freezeRelay(i int) {
+	f.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(f.relays[i].port))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	f.t.Cleanup(func() { _ = ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			go func() {
+				_, _ = io.Copy(io.Discard, c) // returns when the peer gives up (or at cleanup)
+				f.frozenMu.Lock()
+				f.frozenClosed = append(f.frozenClosed, time.Now())
+				f.frozenMu.Unlock()
+			}()
+		}
+	}()
+}
+
+// firstFrozenClose is when a peer first gave up on a frozen relay (zero if none has).
+func (f *fleet) firstFrozenClose() time.Time {
+	f.frozenMu.Lock()
+	defer f.frozenMu.Unlock()
+	if len(f.frozenClosed) == 0 {
+		return time.Time{}
+	}
+	return slices.MinFunc(f.frozenClosed, func(a, b time.Time) int { return a.Compare(b) })
 }
 
 // killRelay closes relay i at once, as a crash would: sessions end without a drain.

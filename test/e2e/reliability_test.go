@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -210,4 +211,35 @@ func TestSlowReaderDoesNotStallOtherStreams(t *testing.T) {
 			t.Fatalf("round trip %d while another stream is stalled: %v", i, err)
 		}
 	}
+}
+
+// TestFrozenPreferredRelay: the preferred relay accepts connections and never answers. Routes
+// are tried side by side after a short stagger, so the session through the second relay is
+// open while the client is still waiting on the first; tried one after the other, the client
+// would give up on the first (after a handshake timeout) before even dialling the second.
+func TestFrozenPreferredRelay(t *testing.T) {
+	start := time.Now()
+	f := newFleet(t, fleetOptions{relays: 2, frozen: map[int]bool{0: true}, handshakeTimeout: time.Minute})
+	if via := f.via(); via != "relay2" {
+		t.Fatalf("session via %q, want relay2", via)
+	}
+	opened := time.Time{}
+	for _, line := range strings.Split(f.audit.String(), "\n") {
+		var ev struct {
+			Event, Role, Name string
+			Time              time.Time
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "session.open" && ev.Role == "relay" && ev.Name == "relay2" {
+			opened = ev.Time
+			break
+		}
+	}
+	if opened.IsZero() {
+		t.Fatal("no session.open at relay2 in the audit trail")
+	}
+	if gaveUp := f.firstFrozenClose(); !gaveUp.IsZero() && gaveUp.Before(opened) {
+		t.Fatalf("the client gave up on frozen relay1 (%v) before its session through relay2 opened (%v): routes were tried one after the other",
+			gaveUp.Sub(start), opened.Sub(start))
+	}
+	t.Logf("through relay2 %v after start, with relay1 frozen", opened.Sub(start))
 }
