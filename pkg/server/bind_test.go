@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
@@ -69,9 +70,11 @@ func (rr *rogueRelay) snapshot() (inFlight, maxFlight, total int) {
 }
 
 // TestRelayCannotFloodBinds: a compromised relay sending opens without end gets at most
-// maxBindsPerRelay bind attempts at once out of the server.
+// maxBindsPerRelay bind attempts at once out of the server, at most maxQueuedOpens more wait,
+// and the rest are dropped (and counted).
 func TestRelayCannotFloodBinds(t *testing.T) {
-	rr := &rogueRelay{opens: 3 * maxBindsPerRelay, release: make(chan struct{})}
+	const beyond = 50
+	rr := &rogueRelay{opens: maxBindsPerRelay + maxQueuedOpens + beyond, release: make(chan struct{})}
 	hs := httptest.NewServer(rr)
 	defer hs.Close()
 	defer close(rr.release)
@@ -94,21 +97,24 @@ func TestRelayCannotFloodBinds(t *testing.T) {
 	go func() { done <- s.Serve(t.Context(), nil) }()
 	defer func() { _ = s.Close(); <-done }()
 
-	// Wait until the server has taken all it will: the cap, and no more arriving.
+	// Wait until the server has taken all it will: the cap in flight, the excess dropped.
+	dropped := func() float64 { return testutil.ToFloat64(s.metrics.authFailures.WithLabelValues(tunnel.CodeLimit)) }
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		inFlight, _, _ := rr.snapshot()
-		if inFlight >= maxBindsPerRelay || time.Now().After(deadline) {
+		if (inFlight >= maxBindsPerRelay && dropped() >= beyond) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
-	t.Logf("cap reached after %v", 20*time.Second-time.Until(deadline))
+	if got := dropped(); got != beyond {
+		t.Fatalf("%v opens dropped, want the %d beyond %d at once and %d waiting", got, beyond, maxBindsPerRelay, maxQueuedOpens)
+	}
 	_, maxFlight, total := rr.snapshot()
 	if maxFlight != maxBindsPerRelay {
 		t.Fatalf("rogue relay saw %d concurrent binds (total %d), want exactly the cap %d", maxFlight, total, maxBindsPerRelay)
 	}
 	if total > maxBindsPerRelay {
-		t.Fatalf("server attempted %d binds for %d opens while %d were stuck; the rest should be dropped", total, rr.opens, maxBindsPerRelay)
+		t.Fatalf("server attempted %d binds for %d opens while %d were stuck; the rest should wait", total, rr.opens, maxBindsPerRelay)
 	}
 }

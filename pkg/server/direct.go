@@ -41,7 +41,7 @@ func (s *Server) serveDirect(ln net.Listener) error {
 		done := make(chan struct{})
 		if !s.goTracked(func() {
 			defer close(done)
-			s.serveSession(wsconn.New(ws, s.cfg.WS), sessionID, "direct")
+			s.serveSession(wsconn.New(ws, s.cfg.WS), sessionID, "direct", nil)
 		}) {
 			_ = ws.Close()
 			return

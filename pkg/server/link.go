@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -91,14 +92,21 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
-// maxBindsPerRelay bounds the binds one relay can have the server attempt at once: each costs
-// a WebSocket and a TLS handshake, and a compromised relay could otherwise send opens
-// without end. Honest relays stay far below it (a bind takes milliseconds).
-const maxBindsPerRelay = 64
+// A relay's opens are answered at most maxBindsPerRelay at a time (each costs a WebSocket and
+// a TLS handshake; a slot is held until the end-to-end handshake is over, not for the session
+// it starts), with up to maxQueuedOpens more waiting for a slot (a burst of clients
+// reconnecting after a relay restart), for at most openWait: by then the relay has given up
+// on them. Beyond that a compromised relay's flood of opens is dropped.
+const (
+	maxBindsPerRelay = 64
+	maxQueuedOpens   = 1024
+	openWait         = 10 * time.Second
+)
 
 // serveControl reads open requests from a relay's control channel until it fails.
 func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 	binds := make(chan struct{}, maxBindsPerRelay)
+	queued := make(chan struct{}, maxBindsPerRelay+maxQueuedOpens)
 	stop := context.AfterFunc(s.links, func() { _ = conn.Close() })
 	defer stop()
 	defer conn.Close()
@@ -118,18 +126,32 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 		switch msg.Type {
 		case tunnel.MsgOpen:
 			select {
-			case binds <- struct{}{}:
+			case queued <- struct{}{}:
 			default:
 				s.metrics.authFailures.WithLabelValues(tunnel.CodeLimit).Inc()
-				s.log.Warn("relay asks for more binds than allowed at once; ignoring this open",
-					zap.String("relay", ref.Name), zap.String("session", msg.Session), zap.Int("limit", maxBindsPerRelay))
+				s.log.Warn("relay asks for more binds than allowed; ignoring this open",
+					zap.String("relay", ref.Name), zap.String("session", msg.Session),
+					zap.Int("at_once", maxBindsPerRelay), zap.Int("waiting", maxQueuedOpens))
 				continue
 			}
 			if !s.goTracked(func() {
-				defer func() { <-binds }()
-				s.bind(ref, msg)
+				defer func() { <-queued }()
+				wait := time.NewTimer(openWait)
+				defer wait.Stop()
+				select {
+				case binds <- struct{}{}:
+				case <-wait.C:
+					s.log.Warn("open waited too long for a bind slot; dropped", zap.String("relay", ref.Name), zap.String("session", msg.Session))
+					return
+				case <-s.links.Done():
+					return
+				}
+				var once sync.Once
+				release := func() { once.Do(func() { <-binds }) }
+				defer release()
+				s.bind(ref, msg, release)
 			}) {
-				<-binds
+				<-queued
 			}
 		case tunnel.MsgDrain:
 			// The relay is going away: move the clients it carries before it does.
@@ -144,7 +166,8 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 }
 
 // bind answers an open: a WebSocket to the relay's bind endpoint carrying the session.
-func (s *Server) bind(ref certattrs.RelayRef, msg tunnel.Control) {
+// handshakeDone is called once the end-to-end handshake is over, whatever its outcome.
+func (s *Server) bind(ref certattrs.RelayRef, msg tunnel.Control, handshakeDone func()) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	conn, resp, err := dial.WebSocket(ctx, dial.Request{
 		Addr:     ref.Addr,
@@ -165,7 +188,7 @@ func (s *Server) bind(ref certattrs.RelayRef, msg tunnel.Control) {
 		s.log.Warn("bind failed", zap.String("session", msg.Session), zap.String("relay", ref.Name), zap.Int("status", status), zap.Error(err))
 		return
 	}
-	s.serveSession(conn, msg.Session, ref.Name)
+	s.serveSession(conn, msg.Session, ref.Name, handshakeDone)
 }
 
 func (s *Server) setRelay(uuid string, connected bool, err error) {

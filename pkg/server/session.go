@@ -70,7 +70,8 @@ func (s *Server) drain(ss *session) {
 }
 
 // serveSession runs the end-to-end TLS session over conn and serves its streams until it ends.
-func (s *Server) serveSession(conn net.Conn, id, via string) {
+// handshakeDone, if not nil, is called as soon as the handshake is over.
+func (s *Server) serveSession(conn net.Conn, id, via string, handshakeDone func()) {
 	defer conn.Close()
 	start := time.Now()
 	var denied error           // the policy refusal, if the handshake failed on it
@@ -86,6 +87,9 @@ func (s *Server) serveSession(conn net.Conn, id, via string) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	err := tconn.HandshakeContext(ctx)
 	cancel()
+	if handshakeDone != nil {
+		handshakeDone()
+	}
 	if err != nil {
 		code, detail := tunnel.DenyCode(err, tunnel.CodeBadChain), err.Error()
 		if denied != nil {
