@@ -14,14 +14,28 @@ import (
 	"time"
 )
 
-// bufferSize is the size of the pooled copy buffers.
-const bufferSize = 32 << 10
+// Copy buffers. A direction starts with a small buffer and takes a large one when a read
+// fills the small one (bulk data is flowing); after a read of no more than smallSize bytes
+// (a trickle, or the end of a burst) it gives the large one back. An idle connection, which
+// sits in Read, then holds two small buffers instead of two large ones (docs/BENCHMARKS.md:
+// idle streams at the server), while a transfer moves 128 KiB per read and write: fewer,
+// larger multiplexer frames and TLS writes.
+const (
+	bufferSize = 128 << 10
+	smallSize  = 4 << 10
+)
 
-// bufPool holds *[]byte of bufferSize, shared by every Join.
-var bufPool = sync.Pool{New: func() any {
-	b := make([]byte, bufferSize)
-	return &b
-}}
+// bufPool and smallPool hold *[]byte of bufferSize and smallSize, shared by every Join.
+var (
+	bufPool = sync.Pool{New: func() any {
+		b := make([]byte, bufferSize)
+		return &b
+	}}
+	smallPool = sync.Pool{New: func() any {
+		b := make([]byte, smallSize)
+		return &b
+	}}
+)
 
 // lingerTimeout is how long the remaining direction may stay silent once the other direction
 // has ended with an EOF that could not be passed on (the destination has no CloseWrite). It is
@@ -114,12 +128,18 @@ type copier struct {
 
 func (c *copier) run(done chan<- *copier) {
 	defer func() { done <- c }()
-	// A plain Read/Write loop over a pooled buffer. io.Copy would hand TCP conns to
+	// A plain Read/Write loop over pooled buffers. io.Copy would hand TCP conns to
 	// ReadFrom/WriteTo, which allocate their own buffer or use splice(2); splice measured
 	// slower on loopback (BenchmarkJoin) and our pairs are TCP and a stream anyway.
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	small := smallPool.Get().(*[]byte)
+	defer smallPool.Put(small)
+	var big *[]byte
+	defer func() {
+		if big != nil {
+			bufPool.Put(big)
+		}
+	}()
+	buf := *small
 	for {
 		if c.linger.Load() {
 			deadline := time.Now().Add(lingerTimeout)
@@ -143,6 +163,14 @@ func (c *copier) run(done chan<- *copier) {
 				c.err = fmt.Errorf("pipe %s: read: %w", c.dir, rerr)
 			}
 			return
+		}
+		switch {
+		case big == nil && nr == len(buf):
+			big = bufPool.Get().(*[]byte)
+			buf = *big
+		case big != nil && nr <= smallSize:
+			bufPool.Put(big)
+			big, buf = nil, *small
 		}
 	}
 }

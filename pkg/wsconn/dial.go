@@ -25,9 +25,10 @@ const (
 	writeBufferSize = 64 << 10
 	// dialReadBufferSize is the read buffer of dialed conns (client and server roles).
 	dialReadBufferSize = 32 << 10
-	// acceptReadBufferSize is small: the relay holds two per session, and large reads go
-	// straight from the socket to the caller's buffer anyway.
-	acceptReadBufferSize = 4 << 10
+	// acceptReadBufferSize is zero: gorilla then keeps the 4 KiB reader net/http read the
+	// upgrade request with instead of allocating another (the relay holds two per session,
+	// and large reads go straight from the socket to the caller's buffer anyway).
+	acceptReadBufferSize = 0
 	handshakeTimeout     = 10 * time.Second
 	tcpKeepAlive         = 30 * time.Second
 	// maxRefusalBody bounds the response body kept from a refused handshake.
@@ -57,6 +58,8 @@ func (e *RefusedError) Error() string {
 func (e *RefusedError) Unwrap() error { return websocket.ErrBadHandshake }
 
 // Dial opens a WebSocket to rawURL (ws:// or wss://) with the given request header and outer TLS config.
+// A wss:// connection that does not go through a proxy runs over a BatchedTLS, so each frame
+// leaves in one write however many TLS records it spans.
 // The returned response is non-nil whenever the server answered (also on a refusal, with its
 // body read and closed) so callers can report the status and the Sentinel-Deny code.
 //
@@ -73,6 +76,15 @@ func Dial(ctx context.Context, rawURL string, header http.Header, tlsConfig *tls
 		ReadBufferSize:   dialReadBufferSize,
 		WriteBufferSize:  writeBufferSize,
 		WriteBufferPool:  writePool,
+	}
+	if u, perr := url.Parse(rawURL); perr == nil && u.Scheme == "wss" && !proxied(u) {
+		// Our own TLS handshake, so the outer records of each frame leave in one write
+		// (BatchedTLS). Through a proxy gorilla's path is kept: it tunnels TLS over CONNECT.
+		tlsCfg := tlsConfig
+		if tlsCfg == nil {
+			tlsCfg = &tls.Config{}
+		}
+		d.NetDialTLSContext = dialBatchedTLS(nd, tlsCfg, u.Hostname())
 	}
 	// gorilla honours ctx while connecting but not while it waits for the handshake answer
 	// (only HandshakeTimeout bounds that), so a cancelled dial could hang on for seconds and
@@ -102,6 +114,14 @@ func Dial(ctx context.Context, rawURL string, header http.Header, tlsConfig *tls
 		err = &RefusedError{StatusCode: resp.StatusCode, Status: resp.Status, Deny: resp.Header.Get(tunnel.HeaderDeny)}
 	}
 	return nil, resp, fmt.Errorf("dial %s: %w", redactURL(rawURL), err)
+}
+
+// proxied reports whether the environment sends a request to u through a proxy.
+func proxied(u *url.URL) bool {
+	hu := *u
+	hu.Scheme = "https"
+	p, err := http.ProxyFromEnvironment(&http.Request{URL: &hu})
+	return err != nil || p != nil
 }
 
 // redactURL drops the query and any user info, which have no place in an error message.

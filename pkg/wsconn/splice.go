@@ -15,13 +15,14 @@ import (
 // holding a whole message, pinging both sides, until either side ends or ctx is done; then it
 // closes both. It returns the payload bytes copied each way.
 //
-// Splice takes a and b over (read limit, deadlines, ping and pong handlers, Close) and runs
-// two copier goroutines; pings are sent from a timer, so an idle splice costs those two
-// goroutines and the caller's. Each message is streamed: a frame's payload goes from one
-// socket into the other side's pooled 64 KiB write buffer and out as a frame of at most that
-// size, so memory per session does not depend on message size. Options apply to each side
-// as they do to a Conn: pings every PingInterval, a side silent for IdleTimeout is dead,
-// ReadLimit bounds a message. Control frames stay on their side: pings are answered there.
+// Splice takes a and b over (read limit, deadlines, ping and pong handlers, Close). It copies
+// a→b on the caller's goroutine and b→a on one goroutine of its own; pings are sent from a
+// timer, so an idle splice costs two goroutines, the caller's included. Each message is
+// streamed: a frame's payload goes from one socket into the other side's pooled 64 KiB write
+// buffer and out as a frame of at most that size, so memory per session does not depend on
+// message size. Options apply to each side as they do to a Conn: pings every PingInterval, a
+// side silent for IdleTimeout is dead, ReadLimit bounds a message. Control frames stay on
+// their side: pings are answered there.
 //
 // A close frame from one side is passed on to the other with the same status, and Splice
 // waits up to a second for the other side to answer it, so both peers see an orderly close.
@@ -38,48 +39,26 @@ func Splice(ctx context.Context, a, b *websocket.Conn, opts Options) (aToB, bToA
 	la := &leg{name: "a", ws: a, live: opts.apply(a)}
 	lb := &leg{name: "b", ws: b, live: opts.apply(b)}
 	p := startPinger(opts.PingInterval, opts.pingWait(), a, b)
-	ab := &spliceCopier{src: la, dst: lb}
-	ba := &spliceCopier{src: lb, dst: la}
-	done := make(chan *spliceCopier, 2)
-	go ab.run(done)
-	go ba.run(done)
-
-	pending := 2
-	var first, second *spliceCopier
-	select {
-	case first = <-done:
-		pending--
-	case <-ctx.Done():
-	}
-	if first != nil && first.closing() {
-		// A close is under way: let the other side answer the forwarded close frame.
-		t := time.NewTimer(closeGrace)
-		select {
-		case second = <-done:
-			pending--
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-	}
-
-	// Sides that already sent or answered a close get ErrCloseSent here, harmlessly.
-	var wg sync.WaitGroup
-	for _, ws := range []*websocket.Conn{a, b} {
-		wg.Go(func() {
-			_ = ws.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(closeGrace))
-			ws.Close()
-		})
-	}
-	wg.Wait()
+	s := &splice{a: a, b: b}
+	ab := &spliceCopier{src: la, dst: lb, done: make(chan struct{})}
+	ba := &spliceCopier{src: lb, dst: la, done: make(chan struct{})}
+	stop := context.AfterFunc(ctx, s.cancel)
+	go func() {
+		ba.run()
+		s.finished(ba, ab)
+	}()
+	ab.run()
+	s.finished(ab, ba)
+	<-ba.done
+	stop()
+	s.shutdown()
 	p.stop()
-	for ; pending > 0; pending-- {
-		<-done
-	}
 
+	s.mu.Lock()
+	first, second, canceled := s.first, s.second, s.canceled
+	s.mu.Unlock()
 	switch {
-	case first == nil:
+	case canceled:
 		err = ctx.Err()
 	case first.consequence() && second != nil:
 		err = second.result()
@@ -87,6 +66,73 @@ func Splice(ctx context.Context, a, b *websocket.Conn, opts Options) (aToB, bToA
 		err = first.result()
 	}
 	return ab.n, ba.n, err
+}
+
+// splice coordinates the two copiers of a Splice: whichever ends first decides how the
+// splice closes.
+type splice struct {
+	a, b *websocket.Conn
+
+	mu       sync.Mutex
+	first    *spliceCopier // the copier that ended first
+	second   *spliceCopier // the other, if it ended before the splice closed both sides
+	canceled bool          // ctx ended before either copier
+	closed   bool          // shutdown began
+	once     sync.Once
+}
+
+// finished is called by each copier when it stops; other is the opposite direction.
+func (s *splice) finished(c, other *spliceCopier) {
+	close(c.done)
+	s.mu.Lock()
+	first := s.first == nil && !s.canceled
+	switch {
+	case first:
+		s.first = c
+	case !s.closed && s.second == nil && c != s.first:
+		s.second = c
+	}
+	s.mu.Unlock()
+	if first && c.closing() {
+		// A close is under way: let the other side answer the forwarded close frame. ctx
+		// ending meanwhile closes both sides, which ends the other copier too.
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-other.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	s.shutdown()
+}
+
+// cancel is ctx's AfterFunc.
+func (s *splice) cancel() {
+	s.mu.Lock()
+	if s.first == nil {
+		s.canceled = true
+	}
+	s.mu.Unlock()
+	s.shutdown()
+}
+
+// shutdown sends both sides a close frame (going away) and closes them, once. Sides that
+// already sent or answered a close get ErrCloseSent here, harmlessly.
+func (s *splice) shutdown() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, ws := range []*websocket.Conn{s.a, s.b} {
+			wg.Go(func() {
+				_ = ws.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(closeGrace))
+				ws.Close()
+			})
+		}
+		wg.Wait()
+	})
 }
 
 // leg is one side of a splice.
@@ -100,6 +146,7 @@ type leg struct {
 // of the same type on dst.
 type spliceCopier struct {
 	src, dst *leg
+	done     chan struct{} // closed when run has returned
 
 	n         int64  // payload bytes copied; read by Splice after run returns
 	op        string // "read" (from src) or "write" (to dst): where it stopped
@@ -107,8 +154,7 @@ type spliceCopier struct {
 	closeCode int // status of the close frame received from src; 0 if none
 }
 
-func (c *spliceCopier) run(done chan<- *spliceCopier) {
-	defer func() { done <- c }()
+func (c *spliceCopier) run() {
 	r := &legReader{live: c.src.live}
 	for {
 		c.src.live.touch()

@@ -102,6 +102,9 @@ type Conn struct {
 	readErr error     // sticky: gorilla panics on repeated reads of a failed conn
 
 	writeMu sync.Mutex
+	corked  bool           // Writes go into msg (see Coalesce); guarded by writeMu
+	msg     io.WriteCloser // the message being gathered while corked; nil until the first Write
+	msgLen  int
 
 	wdMu    sync.Mutex
 	wd      time.Time   // the caller's write deadline
@@ -196,7 +199,8 @@ func (c *Conn) readError(err error) error {
 	}
 }
 
-// Write sends p as one binary message. A zero-length p sends nothing.
+// Write sends p as one binary message; between Cork and Uncork it adds p to the message being
+// gathered instead. A zero-length p sends nothing.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
@@ -214,10 +218,106 @@ func (c *Conn) Write(p []byte) (int, error) {
 	c.wdMu.Unlock()
 	// gorilla applies its write deadline to the socket before every frame it writes.
 	c.ws.SetWriteDeadline(wd)
+	if c.corked {
+		return c.writeCorked(p)
+	}
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, p); err != nil {
 		return 0, c.writeError(err)
 	}
 	return len(p), nil
+}
+
+// maxCoalesced bounds a gathered message well under the peer's read limit (DefaultReadLimit).
+const maxCoalesced = writeBufferSize
+
+// writeCorked adds p to the message being gathered. Called with writeMu held.
+func (c *Conn) writeCorked(p []byte) (int, error) {
+	if c.msg != nil && c.msgLen+len(p) > maxCoalesced {
+		err := c.msg.Close()
+		c.msg = nil
+		if err != nil {
+			return 0, c.writeError(err)
+		}
+	}
+	if c.msg == nil {
+		w, err := c.ws.NextWriter(websocket.BinaryMessage)
+		if err != nil {
+			return 0, c.writeError(err)
+		}
+		c.msg, c.msgLen = w, 0
+	}
+	if _, err := c.msg.Write(p); err != nil {
+		c.msg = nil
+		return 0, c.writeError(err)
+	}
+	c.msgLen += len(p)
+	return len(p), nil
+}
+
+// Cork makes the following Writes, until Uncork, parts of one binary message (a new message
+// starts when one would pass 64 KiB). Coalesce uses it; a layer that knows where its writes
+// begin and end (a multiplexer's frame header and body) can call it directly.
+func (c *Conn) Cork() {
+	c.writeMu.Lock()
+	c.corked = true
+	c.writeMu.Unlock()
+}
+
+// Uncork sends the message gathered since Cork, if any, and returns to one message per Write.
+func (c *Conn) Uncork() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.corked = false
+	if c.msg == nil {
+		return nil
+	}
+	err := c.msg.Close()
+	c.msg = nil
+	if err != nil {
+		return c.writeError(err)
+	}
+	return nil
+}
+
+// Coalesce returns upper, a connection layered on c (the end-to-end TLS session over a
+// tunnel WebSocket), with the records of each of its Writes sent as one binary message instead
+// of one message per record, up to 64 KiB a message. The relay then forwards one message where
+// it forwarded several, and with BatchedTLS legs one outer write carries it. Reads, Close and
+// deadlines are upper's.
+//
+// more, if not nil, is asked about each Write: true keeps the message open so that the next
+// Write joins it. A multiplexer that writes a frame's header and its body separately passes a
+// func that recognises a header followed by a body; it must never hold a message open with no
+// Write coming.
+func Coalesce(upper net.Conn, c *Conn, more func(p []byte) bool) net.Conn {
+	return &coalesced{Conn: upper, ws: c, more: more}
+}
+
+type coalesced struct {
+	net.Conn
+	ws   *Conn
+	more func([]byte) bool
+
+	mu   sync.Mutex // one Write gathers at a time
+	open bool       // the previous Write left the message open
+}
+
+func (k *coalesced) Write(p []byte) (int, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.open {
+		k.ws.Cork()
+	}
+	n, err := k.Conn.Write(p)
+	if err == nil && k.more != nil && k.more(p) {
+		k.open = true
+		return n, nil
+	}
+	k.open = false
+	if uerr := k.ws.Uncork(); err == nil && uerr != nil {
+		n, err = 0, uerr
+	}
+	return n, err
 }
 
 func (c *Conn) writeError(err error) error {
