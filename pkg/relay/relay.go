@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -175,7 +174,8 @@ func (r *Relay) Handler() http.Handler {
 // ctx ends or Close is called, then closes every live session and returns nil.
 func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	if !r.cfg.BehindProxy {
-		ln = tls.NewListener(ln, tlsconf.Listener(r.cfg.Identity.GetCertificate))
+		// Batched: the TLS records of one WebSocket frame leave in one write.
+		ln = wsconn.NewBatchedTLSListener(ln, tlsconf.Listener(r.cfg.Identity.GetCertificate))
 	}
 	srv := &http.Server{
 		Handler:           r.Handler(),

@@ -29,11 +29,12 @@ func (r *Relay) watchRevocations(ctx context.Context) {
 
 func (r *Relay) killRevoked() {
 	revoked := r.cfg.Revoked.Revoked
+	revokedSerial := r.cfg.Revoked.RevokedSerial
 	var sessions []*session
 	var controls []*control
 	r.mu.Lock()
 	for _, s := range r.sessions {
-		if revoked(s.clientLeaf) || (s.serverLeaf != nil && revoked(s.serverLeaf)) {
+		if revokedSerial(s.clientSerial) || revokedSerial(s.serverSerial) {
 			sessions = append(sessions, s)
 		}
 	}
@@ -46,9 +47,9 @@ func (r *Relay) killRevoked() {
 	}
 	r.mu.Unlock()
 	for _, s := range sessions {
-		who, serial, name := "client", s.clientLeaf.SerialNumber, s.clientName
-		if !revoked(s.clientLeaf) {
-			who, serial, name = "server", s.serverLeaf.SerialNumber, s.serverName
+		who, serial, name := "client", s.clientSerial, s.clientName
+		if !revokedSerial(s.clientSerial) {
+			who, serial, name = "server", s.serverSerial, s.serverName
 		}
 		r.audit.Log(audit.RevokedKill,
 			zap.String(audit.FieldSession, s.id),

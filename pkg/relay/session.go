@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"crypto/x509"
+	"math/big"
 	"net/http"
 	"slices"
 	"sync"
@@ -53,8 +54,8 @@ func (p *pendingOpen) abandon() (*websocket.Conn, *x509.Certificate) {
 // session is one spliced client↔server session.
 type session struct {
 	id           string
-	clientLeaf   *x509.Certificate
-	serverLeaf   *x509.Certificate
+	clientSerial *big.Int // what revocation needs; the parsed certificates are not kept
+	serverSerial *big.Int
 	clientName   string
 	serverName   string
 	serverUUID   string
@@ -68,7 +69,15 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 		r.deny(w, req, tunnel.PathClient, tunnel.Deny(http.StatusServiceUnavailable, tunnel.CodeDraining, "relay is shutting down"))
 		return
 	}
-	defer r.life.Leave()
+	// Once the splice runs, it owns the session on a goroutine of its own and this handler
+	// returns: net/http's per-connection state and the stack the handshakes grew are freed,
+	// which is most of what an idle session would otherwise hold.
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			r.life.Leave()
+		}
+	}()
 	start := time.Now()
 
 	v, err := r.verify(req, certattrs.RoleClient)
@@ -95,7 +104,11 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 		r.deny(w, req, tunnel.PathClient, err, peerFields(v)...)
 		return
 	}
-	defer r.releaseCert(serial)
+	defer func() {
+		if !handedOff {
+			r.releaseCert(serial)
+		}
+	}()
 
 	id := tunnel.NewSessionID()
 	bind, serverLeaf, err := r.open(req.Context(), asked, id, cl.UUID)
@@ -112,14 +125,12 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 	r.metrics.setupSeconds.Observe(time.Since(start).Seconds())
 
 	ctx, cancel := context.WithCancel(r.life.Context())
-	defer cancel()
 	s := &session{
-		id: id, clientLeaf: v.Leaf, serverLeaf: serverLeaf, clientName: cl.Name,
+		id: id, clientSerial: v.Leaf.SerialNumber, serverSerial: serverLeaf.SerialNumber, clientName: cl.Name,
 		serverName: cl.Server.Name, serverUUID: asked, clientRemote: r.remoteAddr(req),
 		started: r.cfg.Now(), cancel: cancel,
 	}
 	r.addSession(s)
-	defer r.removeSession(s)
 	fields := append(peerFields(v),
 		zap.String(audit.FieldSession, id),
 		zap.String(audit.FieldRemoteAddr, s.clientRemote),
@@ -128,6 +139,18 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 	)
 	r.audit.Log(audit.SessionOpen, append(fields, zap.String(audit.FieldDecision, "allow"))...)
 
+	handedOff = true
+	go func() { // tracked: the handler's Enter is left by this goroutine
+		defer r.life.Leave()
+		defer r.releaseCert(serial)
+		defer r.removeSession(s)
+		defer cancel()
+		r.splice(ctx, s, ws, bind, fields)
+	}()
+}
+
+// splice carries a session until either side ends it, then records it.
+func (r *Relay) splice(ctx context.Context, s *session, ws, bind *websocket.Conn, fields []zap.Field) {
 	up, down, err := wsconn.Splice(ctx, ws, bind, r.cfg.WS)
 	r.metrics.bytes.WithLabelValues("client_to_server").Add(float64(up))
 	r.metrics.bytes.WithLabelValues("server_to_client").Add(float64(down))

@@ -178,10 +178,19 @@ func (l *List) Reload() error {
 
 // Revoked reports whether cert's serial is on the list.
 func (l *List) Revoked(cert *x509.Certificate) bool {
-	if l == nil || cert == nil || cert.SerialNumber == nil {
+	if cert == nil {
 		return false
 	}
-	_, ok := l.cur.Load().serials[serialKey(cert.SerialNumber)]
+	return l.RevokedSerial(cert.SerialNumber)
+}
+
+// RevokedSerial reports whether serial is on the list, for holders of many live sessions that
+// keep the serial rather than the whole parsed certificate.
+func (l *List) RevokedSerial(serial *big.Int) bool {
+	if l == nil || serial == nil {
+		return false
+	}
+	_, ok := l.cur.Load().serials[serialKey(serial)]
 	return ok
 }
 

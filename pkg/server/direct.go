@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -58,7 +57,7 @@ func (s *Server) serveDirect(ln net.Listener) error {
 	stop := context.AfterFunc(s.links, func() { _ = srv.Close() })
 	defer stop()
 	s.log.Info("direct listener serving", zap.String("addr", ln.Addr().String()))
-	err := srv.Serve(tls.NewListener(ln, tlsconf.Listener(s.cfg.Identity.GetCertificate)))
+	err := srv.Serve(wsconn.NewBatchedTLSListener(ln, tlsconf.Listener(s.cfg.Identity.GetCertificate)))
 	if errors.Is(err, http.ErrServerClosed) || s.links.Err() != nil {
 		return nil
 	}

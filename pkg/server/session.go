@@ -128,7 +128,7 @@ func (s *Server) serveSession(conn net.Conn, id, via string, handshakeDone func(
 	}
 	defer s.releaseCert(serial)
 
-	mux, err := yamux.Server(tconn, tunnel.MuxConfig())
+	mux, err := yamux.Server(tunnel.MuxTransport(tconn, conn), tunnel.MuxConfig())
 	if err != nil {
 		_ = tconn.Close()
 		return

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -23,12 +22,6 @@ import (
 // tunnel's (end-to-end TLS over a WebSocket), with and without gathering each multiplexer
 // frame into one WebSocket message.
 var layers = []string{"tls", "tls-ws", "tls-ws-corked"}
-
-// frameHasBody recognises a yamux data-frame header announcing a body: yamux writes the
-// 12-byte header and the body with two Writes, and the body must join the header's message.
-func frameHasBody(p []byte) bool {
-	return len(p) == 12 && p[0] == 0 && p[1] == 0 && binary.BigEndian.Uint32(p[8:]) > 0
-}
 
 // muxPair returns client and server sessions (tunnel.MuxConfig) over 127.0.0.1 with layer.
 func muxPair(b *testing.B, layer string) (client, server *yamux.Session) {
@@ -87,7 +80,7 @@ func muxPair(b *testing.B, layer string) (client, server *yamux.Session) {
 	}
 	var cm, sm net.Conn = ct, st
 	if layer == "tls-ws-corked" {
-		cm, sm = wsconn.Coalesce(ct, cws, frameHasBody), wsconn.Coalesce(st, sws, frameHasBody)
+		cm, sm = tunnel.MuxTransport(ct, cws), tunnel.MuxTransport(st, sws)
 	}
 	var err error
 	if client, err = yamux.Client(cm, tunnel.MuxConfig()); err != nil {

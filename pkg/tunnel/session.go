@@ -50,7 +50,7 @@ func OpenClientSession(ctx context.Context, conn net.Conn, cfg *tls.Config) (*ya
 		_ = conn.Close()
 		return nil, &OpenError{Step: ErrHandshake, Err: err}
 	}
-	rc := &readErrConn{Conn: tconn}
+	rc := &readErrConn{Conn: MuxTransport(tconn, conn)}
 	mux, err := yamux.Client(rc, MuxConfig())
 	if err != nil {
 		_ = tconn.Close()

@@ -285,7 +285,7 @@ func TestCoalesceTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	header := []byte("HDR:")
-	up := Coalesce(tc, c, func(p []byte) bool { return bytes.Equal(p, header) })
+	up := c.Coalesce(tc, func(p []byte) bool { return bytes.Equal(p, header) })
 	data := randomBytes(t, 40<<10) // three TLS records
 	got := make(chan []byte, 1)
 	go func() {

@@ -289,7 +289,7 @@ func (c *Conn) Uncork() error {
 // Write joins it. A multiplexer that writes a frame's header and its body separately passes a
 // func that recognises a header followed by a body; it must never hold a message open with no
 // Write coming.
-func Coalesce(upper net.Conn, c *Conn, more func(p []byte) bool) net.Conn {
+func (c *Conn) Coalesce(upper net.Conn, more func(p []byte) bool) net.Conn {
 	return &coalesced{Conn: upper, ws: c, more: more}
 }
 
