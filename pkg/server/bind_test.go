@@ -70,11 +70,11 @@ func (rr *rogueRelay) snapshot() (inFlight, maxFlight, total int) {
 }
 
 // TestRelayCannotFloodBinds: a compromised relay sending opens without end gets at most
-// maxBindsPerRelay bind attempts at once out of the server, at most maxQueuedOpens more wait,
+// DefaultMaxBindsPerRelay bind attempts at once out of the server, at most DefaultMaxQueuedOpens more wait,
 // and the rest are dropped (and counted).
 func TestRelayCannotFloodBinds(t *testing.T) {
 	const beyond = 50
-	rr := &rogueRelay{opens: maxBindsPerRelay + maxQueuedOpens + beyond, release: make(chan struct{})}
+	rr := &rogueRelay{opens: DefaultMaxBindsPerRelay + DefaultMaxQueuedOpens + beyond, release: make(chan struct{})}
 	hs := httptest.NewServer(rr)
 	defer hs.Close()
 	defer close(rr.release)
@@ -102,19 +102,19 @@ func TestRelayCannotFloodBinds(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		inFlight, _, _ := rr.snapshot()
-		if (inFlight >= maxBindsPerRelay && dropped() >= beyond) || time.Now().After(deadline) {
+		if (inFlight >= DefaultMaxBindsPerRelay && dropped() >= beyond) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval
 	}
 	if got := dropped(); got != beyond {
-		t.Fatalf("%v opens dropped, want the %d beyond %d at once and %d waiting", got, beyond, maxBindsPerRelay, maxQueuedOpens)
+		t.Fatalf("%v opens dropped, want the %d beyond %d at once and %d waiting", got, beyond, DefaultMaxBindsPerRelay, DefaultMaxQueuedOpens)
 	}
 	_, maxFlight, total := rr.snapshot()
-	if maxFlight != maxBindsPerRelay {
-		t.Fatalf("rogue relay saw %d concurrent binds (total %d), want exactly the cap %d", maxFlight, total, maxBindsPerRelay)
+	if maxFlight != DefaultMaxBindsPerRelay {
+		t.Fatalf("rogue relay saw %d concurrent binds (total %d), want exactly the cap %d", maxFlight, total, DefaultMaxBindsPerRelay)
 	}
-	if total > maxBindsPerRelay {
-		t.Fatalf("server attempted %d binds for %d opens while %d were stuck; the rest should wait", total, rr.opens, maxBindsPerRelay)
+	if total > DefaultMaxBindsPerRelay {
+		t.Fatalf("server attempted %d binds for %d opens while %d were stuck; the rest should wait", total, rr.opens, DefaultMaxBindsPerRelay)
 	}
 }

@@ -92,21 +92,15 @@ func (s *Server) sleep(d time.Duration) bool {
 	}
 }
 
-// A relay's opens are answered at most maxBindsPerRelay at a time (each costs a WebSocket and
-// a TLS handshake; a slot is held until the end-to-end handshake is over, not for the session
-// it starts), with up to maxQueuedOpens more waiting for a slot (a burst of clients
-// reconnecting after a relay restart), for at most openWait: by then the relay has given up
-// on them. Beyond that a compromised relay's flood of opens is dropped.
-const (
-	maxBindsPerRelay = 64
-	maxQueuedOpens   = 1024
-	openWait         = 10 * time.Second
-)
+// openWait bounds how long an open waits for a bind slot: by then the relay has given up on it.
+const openWait = 10 * time.Second
 
 // serveControl reads open requests from a relay's control channel until it fails.
 func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
-	binds := make(chan struct{}, maxBindsPerRelay)
-	queued := make(chan struct{}, maxBindsPerRelay+maxQueuedOpens)
+	// queued counts opens not yet through their handshake (waiting or binding), binds those
+	// binding; both are given back when the handshake is over (Config.MaxBindsPerRelay).
+	binds := make(chan struct{}, s.cfg.MaxBindsPerRelay)
+	queued := make(chan struct{}, s.cfg.MaxBindsPerRelay+s.cfg.MaxQueuedOpens)
 	stop := context.AfterFunc(s.links, func() { _ = conn.Close() })
 	defer stop()
 	defer conn.Close()
@@ -131,26 +125,10 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 				s.metrics.authFailures.WithLabelValues(tunnel.CodeLimit).Inc()
 				s.log.Warn("relay asks for more binds than allowed; ignoring this open",
 					zap.String("relay", ref.Name), zap.String("session", msg.Session),
-					zap.Int("at_once", maxBindsPerRelay), zap.Int("waiting", maxQueuedOpens))
+					zap.Int("at_once", s.cfg.MaxBindsPerRelay), zap.Int("waiting", s.cfg.MaxQueuedOpens))
 				continue
 			}
-			if !s.goTracked(func() {
-				defer func() { <-queued }()
-				wait := time.NewTimer(openWait)
-				defer wait.Stop()
-				select {
-				case binds <- struct{}{}:
-				case <-wait.C:
-					s.log.Warn("open waited too long for a bind slot; dropped", zap.String("relay", ref.Name), zap.String("session", msg.Session))
-					return
-				case <-s.links.Done():
-					return
-				}
-				var once sync.Once
-				release := func() { once.Do(func() { <-binds }) }
-				defer release()
-				s.bind(ref, msg, release)
-			}) {
+			if !s.goTracked(func() { s.answerOpen(ref, msg, binds, queued) }) {
 				<-queued
 			}
 		case tunnel.MsgDrain:
@@ -163,6 +141,27 @@ func (s *Server) serveControl(ref certattrs.RelayRef, conn *wsconn.Conn) error {
 			return errors.New("relay is draining")
 		}
 	}
+}
+
+// answerOpen waits for a bind slot, then binds. The slot and the open's place in the queue
+// are given back once the end-to-end handshake is over: a live session holds neither.
+func (s *Server) answerOpen(ref certattrs.RelayRef, msg tunnel.Control, binds, queued chan struct{}) {
+	var leaveQueue, freeSlot sync.Once
+	leave := func() { leaveQueue.Do(func() { <-queued }) }
+	defer leave()
+	wait := time.NewTimer(openWait)
+	defer wait.Stop()
+	select {
+	case binds <- struct{}{}:
+	case <-wait.C:
+		s.log.Warn("open waited too long for a bind slot; dropped", zap.String("relay", ref.Name), zap.String("session", msg.Session))
+		return
+	case <-s.links.Done():
+		return
+	}
+	release := func() { freeSlot.Do(func() { <-binds; leave() }) }
+	defer release()
+	s.bind(ref, msg, release)
 }
 
 // bind answers an open: a WebSocket to the relay's bind endpoint carrying the session.

@@ -39,7 +39,14 @@ type Config struct {
 	HandshakeTimeout     time.Duration // WebSocket and end-to-end TLS handshakes; default 10s
 	MaxStreamsPerSession int           // default 1024
 	MaxSessionsPerCert   int           // default 64
-	CheckInterval        time.Duration // how often live sessions are checked against schedules; default 1s
+	// A relay's opens are answered at most MaxBindsPerRelay at a time (each costs a WebSocket
+	// and a TLS handshake), with up to MaxQueuedOpens more waiting for a slot (a burst of
+	// clients reconnecting after a relay restart); beyond that a compromised relay's flood of
+	// opens is dropped. An open holds its place only until its end-to-end handshake is over,
+	// so neither caps the sessions a relay carries.
+	MaxBindsPerRelay int           // default 64
+	MaxQueuedOpens   int           // default 1024
+	CheckInterval    time.Duration // how often live sessions are checked against schedules; default 1s
 	// ShutdownTimeout is how long open streams may finish once Serve's context ends: the
 	// server unregisters from its relays, asks clients to move, then waits. Default 10s.
 	ShutdownTimeout time.Duration
@@ -61,6 +68,8 @@ const (
 	DefaultHandshakeTimeout     = 10 * time.Second
 	DefaultMaxStreamsPerSession = 1024
 	DefaultMaxSessionsPerCert   = 64
+	DefaultMaxBindsPerRelay     = 64
+	DefaultMaxQueuedOpens       = 1024
 	DefaultCheckInterval        = time.Second
 	DefaultUnreachableMax       = 1500 * time.Millisecond
 	DefaultShutdownTimeout      = 10 * time.Second
@@ -102,6 +111,8 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&cfg.MaxStreamsPerSession, DefaultMaxStreamsPerSession)
 	setDefault(&cfg.MaxSessionsPerCert, DefaultMaxSessionsPerCert)
+	setDefault(&cfg.MaxBindsPerRelay, DefaultMaxBindsPerRelay)
+	setDefault(&cfg.MaxQueuedOpens, DefaultMaxQueuedOpens)
 	setDefault(&cfg.CheckInterval, DefaultCheckInterval)
 	setDefault(&cfg.UnreachableMax, DefaultUnreachableMax)
 	setDefault(&cfg.ShutdownTimeout, DefaultShutdownTimeout)
