@@ -136,8 +136,9 @@ client idle-ws relay-ws "$P_TARGET" "$P_IDLE_WS"
 q $SB pki -out "$work/fwd"
 
 # Limits raised for the idle runs: one client certificate holds every session.
-RELAY_ENV=(SENTINEL_RELAY_MAX_SESSIONS_PER_CERT=100000 SENTINEL_RELAY_MAX_PENDING_OPENS=4096)
-SERVER_ENV=(SENTINEL_SERVER_MAX_SESSIONS_PER_CERT=100000)
+# The profiler is on for the idle phase's heap profiles; it costs nothing until asked.
+RELAY_ENV=(SENTINEL_RELAY_MAX_SESSIONS_PER_CERT=100000 SENTINEL_RELAY_MAX_PENDING_OPENS=4096 SENTINEL_METRICS_PPROF=true)
+SERVER_ENV=(SENTINEL_SERVER_MAX_SESSIONS_PER_CERT=100000 SENTINEL_METRICS_PPROF=true)
 start_relays() {
   role relay-tls relay-tls "${RELAY_ENV[@]}" SENTINEL_RELAY_LISTEN="127.0.0.1:$P_RTLS" SENTINEL_METRICS_LISTEN="127.0.0.1:$M_RTLS"
   role relay-ws relay-ws "${RELAY_ENV[@]}" SENTINEL_RELAY_LISTEN="127.0.0.1:$P_RWS" SENTINEL_METRICS_LISTEN="127.0.0.1:$M_RWS"
@@ -237,8 +238,13 @@ if ! skip idle; then
     start_relays; start_server
     $SB idle -bundle "$work/$bundle" -n "$n" -label "$label" -note "$note" \
       -relay-pid "${PID[$relay]}" -relay-metrics "http://127.0.0.1:$mport/metrics" \
-      -server-pid "${PID[server1]}" -server-metrics "http://127.0.0.1:$M_SRV/metrics" -out "$results" ||
+      -server-pid "${PID[server1]}" -server-metrics "http://127.0.0.1:$M_SRV/metrics" -out "$results" \
+      -relay-heap "$work/relay-heap-$label-$n.pprof" ||
       echo "bench: idle run ($label, $n sessions) failed; recorded in the report" >&2
+    if [ -s "$work/relay-heap-$label-$n.pprof" ]; then
+      echo "  relay heap with $n idle sessions, in use (go tool pprof -top -sample_index=inuse_space $work/relay-heap-$label-$n.pprof):" >&2
+      go tool pprof -top -nodecount=15 -sample_index=inuse_space "$work/relay-heap-$label-$n.pprof" 2>/dev/null | sed -n '4,20p;' >&2 || true
+    fi
   }
   for n in $IDLE_SIZES; do
     idle_run tls idle-tls relay-tls "$M_RTLS" "$n"

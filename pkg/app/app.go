@@ -173,7 +173,12 @@ func (p *process) run(ctx context.Context) error {
 			return role()
 		}
 		p.log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
-		g.Go(func() error { return metrics.Serve(metricsCtx, ln, metrics.Handler(reg, health)) })
+		handler := metrics.Handler(reg, health)
+		if p.cfg.Metrics.Pprof {
+			handler = metrics.WithProfiling(handler)
+			p.log.Warn("profiler served at /debug/pprof/ on the metrics listener (metrics.pprof); keep that listener private")
+		}
+		g.Go(func() error { return metrics.Serve(metricsCtx, ln, handler) })
 	}
 	if p.crl != nil {
 		g.Go(func() error { return p.crl.Run(ctx) })

@@ -173,11 +173,20 @@ func (r *running) waitServing(t *testing.T, c *http.Client, url string) {
 	}
 }
 
-// TestRunRelay runs a relay from a real bundle and config: the metrics listener serves
-// health, readiness, status and Prometheus metrics; with no audit file and the log at
-// "error", audit events still reach stderr (at info); cancelling the context stops it
-// cleanly.
-func TestRunRelay(t *testing.T) {
+// runningRelay is a relay process started from a real bundle and config (log at error, audit
+// to stderr), serving on its listener and its metrics listener.
+type runningRelay struct {
+	*running
+	metrics *http.Client // plain HTTP to base, the metrics listener
+	base    string
+	addr    string // the relay's own listener
+	ca      *testpki.CA
+	attrs   *certattrs.Relay
+}
+
+// startRelay starts a relay with metricsExtra added to its [metrics] section and waits until
+// its metrics listener answers.
+func startRelay(t *testing.T, metricsExtra string) *runningRelay {
 	ca := testpki.NewCA(t, "app test root")
 	metricsAddr, relayAddr := freeAddr(t), freeAddr(t)
 	_, relayPort, _ := net.SplitHostPort(relayAddr)
@@ -191,14 +200,36 @@ level = "error"
 path = ""
 [metrics]
 listen = %q
+%s
 [relay]
 listen = %q
-`, metricsAddr, relayAddr))
+`, metricsAddr, metricsExtra, relayAddr))
+	rr := &runningRelay{running: start(t, cfg), metrics: httpClient(nil), base: "http://" + metricsAddr, addr: relayAddr, ca: ca, attrs: attrs}
+	rr.waitServing(t, rr.metrics, rr.base+"/healthz")
+	return rr
+}
 
-	r := start(t, cfg)
-	c := httpClient(nil)
-	base := "http://" + metricsAddr
-	r.waitServing(t, c, base+"/healthz")
+// TestRunProfiler: with metrics.pprof the metrics listener also serves Go's profiler.
+func TestRunProfiler(t *testing.T) {
+	rr := startRelay(t, "pprof = true")
+	if code, body := get(t, rr.metrics, rr.base+"/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("/debug/pprof/heap: %d %.80q", code, body)
+	}
+	if code, _ := get(t, rr.metrics, rr.base+"/metrics"); code != http.StatusOK {
+		t.Fatalf("/metrics with the profiler: %d", code)
+	}
+}
+
+// TestRunRelay runs a relay from a real bundle and config: the metrics listener serves
+// health, readiness, status and Prometheus metrics; with no audit file and the log at
+// "error", audit events still reach stderr (at info); cancelling the context stops it
+// cleanly.
+func TestRunRelay(t *testing.T) {
+	rr := startRelay(t, "")
+	r, c, base, relayAddr, ca, attrs := rr.running, rr.metrics, rr.base, rr.addr, rr.ca, rr.attrs
+	if code, _ := get(t, c, base+"/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ without metrics.pprof: %d, want 404", code)
+	}
 
 	if code, body := get(t, c, base+"/healthz"); code != http.StatusOK || strings.TrimSpace(body) != "ok" {
 		t.Errorf("/healthz: %d %q, want 200 ok", code, body)

@@ -74,6 +74,7 @@ type Audit struct {
 // Metrics configures the metrics/health listener.
 type Metrics struct {
 	Listen string `toml:"listen"` // "host:port"; "" = none
+	Pprof  bool   `toml:"pprof"`  // also serve Go's profiler under /debug/pprof/ on Listen
 }
 
 // Relay configures the relay role.

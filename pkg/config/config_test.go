@@ -87,6 +87,7 @@ func TestKeys(t *testing.T) {
 		"log.format SENTINEL_LOG_FORMAT",
 		"audit.path SENTINEL_AUDIT_PATH",
 		"metrics.listen SENTINEL_METRICS_LISTEN",
+		"metrics.pprof SENTINEL_METRICS_PPROF",
 		"relay.listen SENTINEL_RELAY_LISTEN",
 		"relay.behind_proxy SENTINEL_RELAY_BEHIND_PROXY",
 		"relay.bind_timeout SENTINEL_RELAY_BIND_TIMEOUT",
@@ -125,6 +126,7 @@ func TestDefaults(t *testing.T) {
 		"log.format":                     {c.Log.Format, "json"},
 		"audit.path":                     {c.Audit.Path, ""},
 		"metrics.listen":                 {c.Metrics.Listen, ""},
+		"metrics.pprof":                  {c.Metrics.Pprof, false},
 		"relay.listen":                   {c.Relay.Listen, "0.0.0.0:8443"},
 		"relay.behind_proxy":             {c.Relay.BehindProxy, false},
 		"relay.bind_timeout":             {c.Relay.BindTimeout, 10 * time.Second},
@@ -158,42 +160,44 @@ func TestDefaults(t *testing.T) {
 }
 
 // setting is one non-default value for a key, as a TOML literal and as an env value,
-// and how to read it back.
+// and how to read it back; needs names keys whose settings must come with it.
 type setting struct {
 	toml, env string
 	got       func(*Config) any
 	want      any
+	needs     []string
 }
 
 func settings(dir string) map[string]setting {
 	return map[string]setting{
-		"cert":                           {`"alice.crt"`, "alice.crt", func(c *Config) any { return c.CertPath }, filepath.Join(dir, "alice.crt")},
-		"key":                            {`"alice.key"`, "alice.key", func(c *Config) any { return c.KeyPath }, filepath.Join(dir, "alice.key")},
-		"ca":                             {`"ca.crt"`, "ca.crt", func(c *Config) any { return c.CAPath }, filepath.Join(dir, "ca.crt")},
-		"crl":                            {`"https://ca.example.com/ca.crl"`, "https://ca.example.com/ca.crl", func(c *Config) any { return c.CRL }, "https://ca.example.com/ca.crl"},
-		"ca_url":                         {`"https://ca.example.com:9000"`, "https://ca.example.com:9000", func(c *Config) any { return c.CAURL }, "https://ca.example.com:9000"},
-		"shutdown_timeout":               {`"1m"`, "1m", func(c *Config) any { return c.ShutdownTimeout }, time.Minute},
-		"ping_interval":                  {`"5s"`, "5s", func(c *Config) any { return c.PingInterval }, 5 * time.Second},
-		"idle_timeout":                   {`"2m"`, "2m", func(c *Config) any { return c.IdleTimeout }, 2 * time.Minute},
-		"log.level":                      {`"debug"`, "debug", func(c *Config) any { return c.Log.Level }, "debug"},
-		"log.format":                     {`"console"`, "console", func(c *Config) any { return c.Log.Format }, "console"},
-		"audit.path":                     {`"audit.jsonl"`, "audit.jsonl", func(c *Config) any { return c.Audit.Path }, filepath.Join(dir, "audit.jsonl")},
-		"metrics.listen":                 {`"127.0.0.1:9100"`, "127.0.0.1:9100", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9100"},
-		"relay.listen":                   {`"[::]:443"`, "[::]:443", func(c *Config) any { return c.Relay.Listen }, "[::]:443"},
-		"relay.behind_proxy":             {`true`, "true", func(c *Config) any { return c.Relay.BehindProxy }, true},
-		"relay.bind_timeout":             {`"3s"`, "3s", func(c *Config) any { return c.Relay.BindTimeout }, 3 * time.Second},
-		"relay.handshake_timeout":        {`"4s"`, "4s", func(c *Config) any { return c.Relay.HandshakeTimeout }, 4 * time.Second},
-		"relay.max_sessions_per_cert":    {`7`, "7", func(c *Config) any { return c.Relay.MaxSessionsPerCert }, 7},
-		"relay.max_pending_opens":        {`8`, "8", func(c *Config) any { return c.Relay.MaxPendingOpens }, 8},
-		"relay.max_server_channels":      {`9`, "9", func(c *Config) any { return c.Relay.MaxServerChannels }, 9},
-		"server.dial_timeout":            {`"1500ms"`, "1500ms", func(c *Config) any { return c.Server.DialTimeout }, 1500 * time.Millisecond},
-		"server.max_streams_per_session": {`10`, "10", func(c *Config) any { return c.Server.MaxStreamsPerSession }, 10},
-		"server.max_sessions_per_cert":   {`11`, "11", func(c *Config) any { return c.Server.MaxSessionsPerCert }, 11},
-		"server.listen":                  {`":9443"`, ":9443", func(c *Config) any { return c.Server.Listen }, ":9443"},
-		"client.listen_host":             {`"::1"`, "::1", func(c *Config) any { return c.Client.ListenHost }, "::1"},
-		"client.direct":                  {`true`, "1", func(c *Config) any { return c.Client.Direct }, true},
-		"client.wait_session":            {`"2m"`, "2m", func(c *Config) any { return c.Client.WaitSession }, 2 * time.Minute},
-		"client.failback_interval":       {`"45s"`, "45s", func(c *Config) any { return c.Client.FailbackInterval }, 45 * time.Second},
+		"cert":                           {`"alice.crt"`, "alice.crt", func(c *Config) any { return c.CertPath }, filepath.Join(dir, "alice.crt"), nil},
+		"key":                            {`"alice.key"`, "alice.key", func(c *Config) any { return c.KeyPath }, filepath.Join(dir, "alice.key"), nil},
+		"ca":                             {`"ca.crt"`, "ca.crt", func(c *Config) any { return c.CAPath }, filepath.Join(dir, "ca.crt"), nil},
+		"crl":                            {`"https://ca.example.com/ca.crl"`, "https://ca.example.com/ca.crl", func(c *Config) any { return c.CRL }, "https://ca.example.com/ca.crl", nil},
+		"ca_url":                         {`"https://ca.example.com:9000"`, "https://ca.example.com:9000", func(c *Config) any { return c.CAURL }, "https://ca.example.com:9000", nil},
+		"shutdown_timeout":               {`"1m"`, "1m", func(c *Config) any { return c.ShutdownTimeout }, time.Minute, nil},
+		"ping_interval":                  {`"5s"`, "5s", func(c *Config) any { return c.PingInterval }, 5 * time.Second, nil},
+		"idle_timeout":                   {`"2m"`, "2m", func(c *Config) any { return c.IdleTimeout }, 2 * time.Minute, nil},
+		"log.level":                      {`"debug"`, "debug", func(c *Config) any { return c.Log.Level }, "debug", nil},
+		"log.format":                     {`"console"`, "console", func(c *Config) any { return c.Log.Format }, "console", nil},
+		"audit.path":                     {`"audit.jsonl"`, "audit.jsonl", func(c *Config) any { return c.Audit.Path }, filepath.Join(dir, "audit.jsonl"), nil},
+		"metrics.listen":                 {`"127.0.0.1:9100"`, "127.0.0.1:9100", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9100", nil},
+		"metrics.pprof":                  {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true, []string{"metrics.listen"}},
+		"relay.listen":                   {`"[::]:443"`, "[::]:443", func(c *Config) any { return c.Relay.Listen }, "[::]:443", nil},
+		"relay.behind_proxy":             {`true`, "true", func(c *Config) any { return c.Relay.BehindProxy }, true, nil},
+		"relay.bind_timeout":             {`"3s"`, "3s", func(c *Config) any { return c.Relay.BindTimeout }, 3 * time.Second, nil},
+		"relay.handshake_timeout":        {`"4s"`, "4s", func(c *Config) any { return c.Relay.HandshakeTimeout }, 4 * time.Second, nil},
+		"relay.max_sessions_per_cert":    {`7`, "7", func(c *Config) any { return c.Relay.MaxSessionsPerCert }, 7, nil},
+		"relay.max_pending_opens":        {`8`, "8", func(c *Config) any { return c.Relay.MaxPendingOpens }, 8, nil},
+		"relay.max_server_channels":      {`9`, "9", func(c *Config) any { return c.Relay.MaxServerChannels }, 9, nil},
+		"server.dial_timeout":            {`"1500ms"`, "1500ms", func(c *Config) any { return c.Server.DialTimeout }, 1500 * time.Millisecond, nil},
+		"server.max_streams_per_session": {`10`, "10", func(c *Config) any { return c.Server.MaxStreamsPerSession }, 10, nil},
+		"server.max_sessions_per_cert":   {`11`, "11", func(c *Config) any { return c.Server.MaxSessionsPerCert }, 11, nil},
+		"server.listen":                  {`":9443"`, ":9443", func(c *Config) any { return c.Server.Listen }, ":9443", nil},
+		"client.listen_host":             {`"::1"`, "::1", func(c *Config) any { return c.Client.ListenHost }, "::1", nil},
+		"client.direct":                  {`true`, "1", func(c *Config) any { return c.Client.Direct }, true, nil},
+		"client.wait_session":            {`"2m"`, "2m", func(c *Config) any { return c.Client.WaitSession }, 2 * time.Minute, nil},
+		"client.failback_interval":       {`"45s"`, "45s", func(c *Config) any { return c.Client.FailbackInterval }, 45 * time.Second, nil},
 	}
 }
 
@@ -238,6 +242,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		s := set[k.Name]
 		t.Run("file/"+k.Name, func(t *testing.T) {
 			vals := map[string]string{"cert": `"alice.crt"`, "key": `"alice.key"`, "ca": `"ca.crt"`, k.Name: s.toml}
+			for _, n := range s.needs {
+				vals[n] = set[n].toml
+			}
 			c := mustLoad(t, writeConfig(t, dir, tomlDoc(vals)), noEnv)
 			if got := s.got(c); got != s.want {
 				t.Fatalf("%s from file = %v, want %v", k.Name, got, s.want)
@@ -245,12 +252,27 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		})
 		t.Run("env/"+k.Env, func(t *testing.T) {
 			p := writeConfig(t, dir, pemKeys)
-			c := mustLoad(t, p, env(map[string]string{k.Env: s.env}))
+			vars := map[string]string{k.Env: s.env}
+			for _, n := range s.needs {
+				vars[envOf(t, n)] = set[n].env
+			}
+			c := mustLoad(t, p, env(vars))
 			if got := s.got(c); got != s.want {
 				t.Fatalf("%s from env = %v, want %v", k.Env, got, s.want)
 			}
 		})
 	}
+}
+
+func envOf(t *testing.T, name string) string {
+	t.Helper()
+	for _, k := range Keys() {
+		if k.Name == name {
+			return k.Env
+		}
+	}
+	t.Fatalf("no key %s", name)
+	return ""
 }
 
 func TestEnvBeatsFile(t *testing.T) {
@@ -433,6 +455,7 @@ func TestValidate(t *testing.T) {
 		"relay listen port neg":   {func(c *Config) { c.Relay.Listen = ":-1" }, `relay.listen: port "-1"`},
 		"relay listen empty port": {func(c *Config) { c.Relay.Listen = "host:" }, `relay.listen: port ""`},
 		"metrics listen":          {func(c *Config) { c.Metrics.Listen = "9100" }, "metrics.listen: missing port"},
+		"pprof without listener":  {func(c *Config) { c.Metrics.Pprof, c.Metrics.Listen = true, "" }, "metrics.pprof: needs metrics.listen"},
 		"server listen":           {func(c *Config) { c.Server.Listen = "a:b:c" }, "server.listen: too many colons"},
 		"listen host empty":       {func(c *Config) { c.Client.ListenHost = "" }, "client.listen_host: required"},
 		"listen host with port":   {func(c *Config) { c.Client.ListenHost = "127.0.0.1:80" }, "client.listen_host: "},

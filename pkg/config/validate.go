@@ -58,6 +58,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("audit.path: %s is not a directory", dir)
 		}
 	}
+	if c.Metrics.Pprof && c.Metrics.Listen == "" {
+		return errors.New("metrics.pprof: needs metrics.listen, the listener it is served on")
+	}
 	if c.Relay.Listen == "" {
 		return errors.New("relay.listen: required")
 	}

@@ -91,6 +91,27 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
+// TestProfiling: the profiler is served only when asked for, and the rest still works.
+func TestProfiling(t *testing.T) {
+	plain := metrics.Handler(prometheus.NewRegistry(), metrics.Health{})
+	if code, _, _ := get(t, plain, http.MethodGet, "/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("GET /debug/pprof/ without profiling = %d, want 404", code)
+	}
+	h := metrics.WithProfiling(plain)
+	if code, body, _ := get(t, h, http.MethodGet, "/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Fatalf("GET /debug/pprof/ = %d %.80q", code, body)
+	}
+	if code, body, _ := get(t, h, http.MethodGet, "/debug/pprof/heap?debug=1"); code != http.StatusOK || !strings.Contains(body, "heap profile") {
+		t.Fatalf("GET /debug/pprof/heap = %d %.80q", code, body)
+	}
+	if code, body, _ := get(t, h, http.MethodGet, "/healthz"); code != http.StatusOK || body != "ok" {
+		t.Fatalf("healthz with profiling = %d %q", code, body)
+	}
+	if code, _, _ := get(t, h, http.MethodPost, "/metrics"); code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST /metrics with profiling = %d, want 405", code)
+	}
+}
+
 func TestHealth(t *testing.T) {
 	var readyErr error
 	h := metrics.Handler(prometheus.NewRegistry(), metrics.Health{Ready: func() error { return readyErr }})

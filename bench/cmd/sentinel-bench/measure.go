@@ -259,6 +259,29 @@ func sample(pid int, metricsURL, role string) (Sample, error) {
 	return s, nil
 }
 
+// saveHeapProfile fetches /debug/pprof/heap from the metrics listener at metricsURL into file.
+func saveHeapProfile(metricsURL, file string) error {
+	u := strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/heap"
+	c := http.Client{Timeout: 30 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 // scrape reads a Prometheus text exposition into series → value.
 func scrape(url string) (map[string]float64, error) {
 	c := http.Client{Timeout: 10 * time.Second}
@@ -326,6 +349,7 @@ func cmdIdle(ctx context.Context, args []string) error {
 	label := fs.String("label", "", "path name")
 	note := fs.String("note", "", "note for the report")
 	out := fs.String("out", "", "results file")
+	relayHeap := fs.String("relay-heap", "", "save the relay's heap profile with the sessions idle to this file (needs metrics.pprof)")
 	_ = fs.Parse(args)
 	if *streams < 0 {
 		*streams = *n
@@ -377,6 +401,11 @@ func cmdIdle(ctx context.Context, args []string) error {
 		return err
 	}
 	res.RelaySession = perUnit(res.RelayBase, res.RelayIdle, *n)
+	if *relayHeap != "" {
+		if err := saveHeapProfile(*relayURL, *relayHeap); err != nil {
+			return fmt.Errorf("relay heap profile: %w", err)
+		}
+	}
 	res.ServerSession = perUnit(res.ServerBase, res.ServerIdle, *n)
 
 	if *streams > 0 {
