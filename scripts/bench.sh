@@ -19,6 +19,7 @@
 #   BENCH_PATHS="tls ws"  paths for the throughput and latency phases (default: all four)
 #   BENCH_BIN=bin/backend  the binary under test
 #   BENCH_RESULTS=FILE   also copy the raw results (JSON lines) to FILE
+#   BENCH_ROLE_ENV="GOMAXPROCS=1"  extra environment for every relay, server and client process
 #   KEEP=1               keep the work directory (logs, results.jsonl, profiles)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ P_ENTRY=$((BASE + 2))    P_HOP=$((BASE + 3))     P_EXIT=$((BASE + 4))
 P_RTLS=$((BASE + 5))     P_RWS=$((BASE + 6))
 P_CTLS=$((BASE + 7))     P_CWS=$((BASE + 8))     P_CDB=$((BASE + 9))
 P_COLD_TLS=$((BASE + 10)) P_COLD_WS=$((BASE + 11)) P_IDLE=$((BASE + 12)) P_IDLE_WS=$((BASE + 13))
+P_DB_ENTRY=$((BASE + 14)) P_DB_HOP=$((BASE + 15)) P_DB_EXIT=$((BASE + 16))
 M_RTLS=$((BASE + 20))    M_RWS=$((BASE + 21))    M_SRV=$((BASE + 22))
 M_CTLS=$((BASE + 23))    M_CWS=$((BASE + 24))    M_CDB=$((BASE + 25))
 for port in $(seq "$BASE" $((BASE + 25))); do
@@ -83,7 +85,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-$SB record -out "$results" -machine -quick="$QUICK" -nofile "$NOFILE" -version "$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
+$SB record -out "$results" -machine -quick="$QUICK" -role-env "${BENCH_ROLE_ENV:-}" -nofile "$NOFILE" -version "$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
 
 # start NAME CMD...: runs CMD in the background, logging to $work/NAME.log.
 start() {
@@ -101,7 +103,7 @@ stop() {
 # role NAME BUNDLE [ENV=VALUE ...]: runs bin/backend with the bundle's config.
 role() {
   local name=$1 bundle=$2; shift 2
-  start "$name" env SENTINEL_AUDIT_PATH="$work/$name-audit.jsonl" "$@" "$BIN" -c "$work/$bundle/config.toml"
+  start "$name" env SENTINEL_AUDIT_PATH="$work/$name-audit.jsonl" "$@" ${BENCH_ROLE_ENV:-} "$BIN" -c "$work/$bundle/config.toml"
 }
 # metric URL NAME: the value of an unlabelled metric, or 0.
 metric() { "$SB" metric -url "$1" -name "$2" 2>/dev/null || echo 0; }
@@ -197,10 +199,13 @@ if ! skip cold; then
 fi
 
 if ! skip mysql; then
-  step "MySQL: mysqlslap direct and through the TLS-relay tunnel"
+  step "MySQL: mysqlslap direct, through the TLS-relay tunnel and through the two-hop TLS forwarder"
   scripts/mariadb.sh "$work/db" "$P_DB" --max-connections=500 >/dev/null
   mariadb --no-defaults -h127.0.0.1 -P"$P_DB" -uroot -e "CREATE DATABASE IF NOT EXISTS bench"
   role client-db db-tls SENTINEL_METRICS_LISTEN="127.0.0.1:$M_CDB"
+  start db-exit "$SB" fwd -role exit -listen "127.0.0.1:$P_DB_EXIT" -next "127.0.0.1:$P_DB" -pki "$work/fwd"
+  start db-hop "$SB" fwd -role hop -listen "127.0.0.1:$P_DB_HOP" -next "127.0.0.1:$P_DB_EXIT" -pki "$work/fwd"
+  start db-entry "$SB" fwd -role entry -listen "127.0.0.1:$P_DB_ENTRY" -next "127.0.0.1:$P_DB_HOP" -pki "$work/fwd"
   for i in $(seq 1 100); do
     mariadb --no-defaults -h127.0.0.1 -P"$P_CDB" -uroot --connect-timeout=5 -e 'SELECT 1' >/dev/null 2>&1 && break
     [ "$i" = 100 ] && die "MariaDB not reachable through the tunnel"
@@ -212,13 +217,13 @@ if ! skip mysql; then
     queries=$SLAP_QUERIES
     [ "$workload" = read ] && queries=$((SLAP_QUERIES / 4))
     for conc in 8 32; do
-      for side in "direct $P_DB" "tls $P_CDB"; do
+      for side in "direct $P_DB" "tls $P_CDB" "fwd $P_DB_ENTRY"; do
         set -- $side
         $SB mysql -port "$2" -workload "$workload" -concurrency "$conc" -queries "$queries" -runs "$SLAP_RUNS" -label "$1" -out "$results"
       done
     done
   done
-  stop client-db
+  for name in client-db db-entry db-hop db-exit; do stop "$name"; done
   kill "$(cat "$work/db/mariadb.pid")" 2>/dev/null || true
 fi
 
@@ -241,10 +246,6 @@ if ! skip idle; then
       -server-pid "${PID[server1]}" -server-metrics "http://127.0.0.1:$M_SRV/metrics" -out "$results" \
       -relay-heap "$work/relay-heap-$label-$n.pprof" ||
       echo "bench: idle run ($label, $n sessions) failed; recorded in the report" >&2
-    if [ -s "$work/relay-heap-$label-$n.pprof" ]; then
-      echo "  relay heap with $n idle sessions, in use (go tool pprof -top -sample_index=inuse_space $work/relay-heap-$label-$n.pprof):" >&2
-      go tool pprof -top -nodecount=15 -sample_index=inuse_space "$work/relay-heap-$label-$n.pprof" 2>/dev/null | sed -n '4,20p;' >&2 || true
-    fi
   }
   for n in $IDLE_SIZES; do
     idle_run tls idle-tls relay-tls "$M_RTLS" "$n"

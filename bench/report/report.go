@@ -276,7 +276,11 @@ func Write(w io.Writer, r *Results) error {
 	p("\n| machine | |\n|---|---|\n")
 	p("| CPU | %s, %d cores |\n| memory | %d MiB |\n| kernel | %s |\n| Go | %s |\n| Sentinel | %s |\n", m.CPU, m.Cores, m.MemMiB, m.Kernel, m.Go, m.Version)
 	p("| load average (1/5/15 min) | %s at start, %s at end |\n", m.Load, r.End.Load)
-	p("| descriptor limit | %d |\n\n", m.NoFile)
+	p("| descriptor limit | %d |\n", m.NoFile)
+	if m.RoleEnv != "" {
+		p("| relay, server and client run with | `%s` (BENCH_ROLE_ENV) |\n", m.RoleEnv)
+	}
+	p("\n")
 	p("The machine is shared: every process (load tool, target, client, relay, server or forwarder) " +
 		"runs on the same two cores, so throughput is CPU-bound, and other work on the machine shows up " +
 		"as noise (see the load average).\n\n")
@@ -398,6 +402,12 @@ func Write(w io.Writer, r *Results) error {
 				i.RelayBase.FDs, i.RelayIdle.FDs, i.ServerBase.RSSKiB/1024, i.ServerIdle.RSSKiB/1024,
 				i.ServerBase.Goroutines, i.ServerIdle.Goroutines, i.ServerStreams.RSSKiB/1024)
 		}
+		for _, i := range r.Idle {
+			if i.RelayHeapTop != "" {
+				p("\nThe %s relay's heap in use with %d idle sessions (sampled; `go tool pprof -top -sample_index=inuse_space` "+
+					"of /debug/pprof/heap, metrics.pprof):\n\n```\n%s```\n", i.Label, i.Sessions, trimPprof(i.RelayHeapTop))
+			}
+		}
 	}
 
 	if len(r.MySQL) > 0 {
@@ -407,14 +417,20 @@ func Write(w io.Writer, r *Results) error {
 		for _, w := range workloads {
 			p("- %s: %s.\n", w.name, w.long)
 		}
-		p("\n| workload | clients | queries | direct q/s | tunnel q/s | tunnel / direct |\n|---|---|---|---|---|---|\n")
+		p("\nThe two-hop TLS forwarder (the throughput baseline, pointed at the database) shows what any tunnel of this " +
+			"shape costs here: the same three extra processes and TLS layers on the same two cores.\n")
+		p("\n| workload | clients | queries | direct q/s | tunnel q/s | tunnel / direct | forwarder q/s | forwarder / direct |\n|---|---|---|---|---|---|---|---|\n")
 		for _, w := range workloads {
 			for _, c := range []int{8, 32} {
 				d, t := r.mysql(w.name, "direct", c), r.mysql(w.name, "tls", c)
 				if d == nil || t == nil || d.QPS == 0 {
 					continue
 				}
-				p("| %s | %d | %d | %.0f | %.0f | %s |\n", w.name, c, d.Queries, d.QPS, t.QPS, pct(t.QPS/d.QPS))
+				fq, fr := "–", "–"
+				if f := r.mysql(w.name, "fwd", c); f != nil {
+					fq, fr = fmt.Sprintf("%.0f", f.QPS), pct(f.QPS/d.QPS)
+				}
+				p("| %s | %d | %d | %.0f | %.0f | %s | %s | %s |\n", w.name, c, d.Queries, d.QPS, t.QPS, pct(t.QPS/d.QPS), fq, fr)
 			}
 		}
 	}

@@ -92,6 +92,8 @@ type Idle struct {
 	ServerStream  PerUnit `json:"server_per_stream"`
 	Note          string  `json:"note,omitempty"`
 	Error         string  `json:"error,omitempty"` // the run failed: why
+	// RelayHeapTop is `go tool pprof -top` of the relay's in-use heap with the sessions idle.
+	RelayHeapTop string `json:"relay_heap_top,omitempty"`
 }
 
 // MySQL is a "mysql" line.
@@ -116,6 +118,7 @@ type Record struct {
 	Date    string `json:"date,omitempty"`
 	Load    string `json:"load,omitempty"`
 	Quick   bool   `json:"quick,omitempty"`
+	RoleEnv string `json:"role_env,omitempty"` // BENCH_ROLE_ENV: extra environment of the roles
 	NoFile  int    `json:"nofile,omitempty"`
 	Version string `json:"version,omitempty"`
 	Text    string `json:"text,omitempty"`

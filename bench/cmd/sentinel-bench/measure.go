@@ -405,6 +405,12 @@ func cmdIdle(ctx context.Context, args []string) error {
 		if err := saveHeapProfile(*relayURL, *relayHeap); err != nil {
 			return fmt.Errorf("relay heap profile: %w", err)
 		}
+		// The profile is symbolized by the process that wrote it: no binary needed.
+		top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", "-sample_index=inuse_space", *relayHeap).Output()
+		if err != nil {
+			return fmt.Errorf("go tool pprof %s: %w", *relayHeap, err)
+		}
+		res.RelayHeapTop = string(top)
 	}
 	res.ServerSession = perUnit(res.ServerBase, res.ServerIdle, *n)
 

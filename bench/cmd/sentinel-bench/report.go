@@ -38,6 +38,7 @@ func cmdRecord(_ context.Context, args []string) error {
 	out := fs.String("out", "", "results file")
 	machine := fs.Bool("machine", false, "record the machine, date and load")
 	quick := fs.Bool("quick", false, "BENCH_QUICK run")
+	roleEnv := fs.String("role-env", "", "BENCH_ROLE_ENV: extra environment of the roles")
 	nofile := fs.Int("nofile", 0, "descriptor limit")
 	version := fs.String("version", "", "git describe")
 	micro := fs.String("micro", "", "go test -bench output to record")
@@ -58,7 +59,7 @@ func cmdRecord(_ context.Context, args []string) error {
 	case *machine:
 		rec = report.Record{Kind: "machine", CPU: cpuModel(), Cores: runtime.NumCPU(), Kernel: kernel(),
 			Go: runtime.Version(), Date: time.Now().UTC().Format(time.RFC3339), Load: loadavg(),
-			Quick: *quick, NoFile: *nofile, Version: *version, MemMiB: memMiB()}
+			Quick: *quick, RoleEnv: *roleEnv, NoFile: *nofile, Version: *version, MemMiB: memMiB()}
 	case *micro != "":
 		rec = report.Record{Kind: "micro", Text: read(*micro)}
 	case *profTop != "":
