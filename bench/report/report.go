@@ -476,6 +476,7 @@ func Write(w io.Writer, r *Results) error {
 
 	p("\n%s", analysis)
 	p("\n## Reproduce\n\n```\nmake bench                 # about 12 minutes; writes docs/BENCHMARKS.md\nBENCH_QUICK=1 make bench   # about 3 minutes, indicative\nBENCH_SKIP=\"wan idle\" KEEP=1 make bench   # skip phases; keep logs, results.jsonl and cpu.pprof\n" +
+		"BENCH_ROLE_ENV=\"GOMAXPROCS=1\" make bench   # the roles with extra environment (the report says so)\n" +
 		"go test -run XXX -bench . -benchtime=1x ./...   # every benchmark once (CI)\n```\n")
 	_, err := io.WriteString(w, b.String())
 	return err
