@@ -21,13 +21,16 @@ lint: vet
 vet:
 	$(GO) vet $(PKGS)
 
-# The one test command (README, .ci/run): lint, then every test with the race detector.
+# The one test command (README, .ci/run): lint, every test with the race detector, every
+# benchmark once (so they keep compiling and running), a short fuzz of every parser.
 # test/system runs the built binary against a real MariaDB and nginx, pkg/ca's inventory tests
 # run against a throwaway PostgreSQL: deps.sh installs them when missing, and
 # SENTINEL_SYSTEM_TESTS=1 makes those tests fail, not skip, without them.
 test: lint
 	scripts/deps.sh mariadb nginx postgres
 	SENTINEL_SYSTEM_TESTS=1 $(GO) test -race -count=1 -timeout 15m $(PKGS)
+	@echo "every benchmark once (-benchtime=1x)"; \
+	  out=$$($(GO) test -run '^$$' -bench . -benchtime=1x -timeout 5m $(PKGS) 2>&1) || { echo "$$out"; exit 1; }
 	GO=$(GO) FUZZTIME=3s scripts/fuzz.sh
 
 demo: release
