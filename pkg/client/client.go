@@ -110,7 +110,7 @@ func New(cfg Config) (*Client, error) {
 	if !cfg.Direct && len(self.Relays) == 0 {
 		return nil, errors.New("client: the certificate lists no relay and direct mode is off")
 	}
-	m, err := newMetrics(cfg.Registry)
+	m, err := newMetrics(cfg.Registry, cfg.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

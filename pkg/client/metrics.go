@@ -1,8 +1,11 @@
 package client
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentinel-zt/sentinel/pkg/identity"
 	"github.com/sentinel-zt/sentinel/pkg/metrics"
 )
 
@@ -16,8 +19,9 @@ type clientMetrics struct {
 	setupSeconds   prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*clientMetrics, error) {
+func newMetrics(reg prometheus.Registerer, store *identity.Store) (*clientMetrics, error) {
 	s := metrics.NewSet("client")
+	s.CertificateExpiry(func() time.Time { return store.Load().Leaf.NotAfter })
 	m := &clientMetrics{
 		sessionsActive: s.Gauge("sessions_active", "1 while a session to the server is established."),
 		streamsActive:  s.Gauge("streams_active", "Local connections being carried now."),

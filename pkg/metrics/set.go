@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -45,6 +46,16 @@ func (s *Set) Histogram(name, help string, first float64) prometheus.Histogram {
 	return add(s, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: s.subsystem, Name: name, Help: help,
 		Buckets: prometheus.ExponentialBuckets(first, 2, 16),
+	}))
+}
+
+// CertificateExpiry adds certificate_expiry_timestamp_seconds: when the certificate the role
+// runs with now expires (Unix seconds), read at every scrape, so renewals and reloads show.
+// An alert on it catches a renewal that keeps failing and a certificate nobody re-issued.
+func (s *Set) CertificateExpiry(notAfter func() time.Time) {
+	add(s, prometheus.NewGaugeFunc(prometheus.GaugeOpts(s.opts("certificate_expiry_timestamp_seconds",
+		"When the certificate in use expires, in Unix seconds.")), func() float64 {
+		return float64(notAfter().Unix())
 	}))
 }
 

@@ -1,8 +1,11 @@
 package relay
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentinel-zt/sentinel/pkg/identity"
 	"github.com/sentinel-zt/sentinel/pkg/metrics"
 )
 
@@ -15,8 +18,9 @@ type relayMetrics struct {
 	setupSeconds   prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*relayMetrics, error) {
+func newMetrics(reg prometheus.Registerer, store *identity.Store) (*relayMetrics, error) {
 	s := metrics.NewSet("relay")
+	s.CertificateExpiry(func() time.Time { return store.Load().Leaf.NotAfter })
 	m := &relayMetrics{
 		sessionsActive: s.Gauge("sessions_active", "Client sessions being spliced now."),
 		sessionsTotal:  s.Counter("sessions_total", "Client sessions spliced since start."),

@@ -123,7 +123,7 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = audit.New(zap.NewNop(), string(certattrs.RoleRelay), self.UUID, self.Name)
 	}
-	m, err := newMetrics(cfg.Registry)
+	m, err := newMetrics(cfg.Registry, cfg.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/sentinel-zt/sentinel/internal/testpki"
@@ -37,6 +38,44 @@ func newTestRelay(t *testing.T, cfg Config) *Relay {
 	}
 	t.Cleanup(func() { _ = r.Close() })
 	return r
+}
+
+// TestCertificateExpiryMetric: the expiry gauge follows the certificate in use, so a reload
+// or renewal shows at the next scrape.
+func TestCertificateExpiryMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	r := newTestRelay(t, Config{Registry: reg})
+	expiry := func() float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "sentinel_relay_certificate_expiry_timestamp_seconds" && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no sentinel_relay_certificate_expiry_timestamp_seconds")
+		return 0
+	}
+	cur := r.cfg.Identity.Load()
+	if got, want := expiry(), float64(cur.Leaf.NotAfter.Unix()); got != want {
+		t.Fatalf("expiry = %v, want the certificate's NotAfter %v", got, want)
+	}
+	ca := testpki.NewCA(t, "relay unit renewed")
+	later := time.Now().Add(48 * time.Hour).Truncate(time.Second)
+	leaf := ca.Issue(t, certattrs.Attrs{Relay: cur.Attrs.Relay}, testpki.Opts{NotAfter: later})
+	renewed, err := identity.Parse(leaf.CertPEM, leaf.KeyPEM, ca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cfg.Identity.Replace(renewed); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiry(); got != float64(later.Unix()) {
+		t.Fatalf("expiry after renewal = %v, want %v", got, later.Unix())
+	}
 }
 
 func TestNewRefusesOtherRoles(t *testing.T) {

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sentinel-zt/sentinel/pkg/identity"
 	"github.com/sentinel-zt/sentinel/pkg/metrics"
 )
 
@@ -20,8 +23,9 @@ type serverMetrics struct {
 	dialSeconds     prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer) (*serverMetrics, error) {
+func newMetrics(reg prometheus.Registerer, store *identity.Store) (*serverMetrics, error) {
 	s := metrics.NewSet("server")
+	s.CertificateExpiry(func() time.Time { return store.Load().Leaf.NotAfter })
 	m := &serverMetrics{
 		sessionsActive:  s.Gauge("sessions_active", "End-to-end sessions open now."),
 		sessionsTotal:   s.Counter("sessions_total", "End-to-end sessions opened since start."),

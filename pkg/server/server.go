@@ -133,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = audit.New(zap.NewNop(), string(certattrs.RoleServer), self.UUID, self.Name)
 	}
-	m, err := newMetrics(cfg.Registry)
+	m, err := newMetrics(cfg.Registry, cfg.Identity)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
