@@ -59,6 +59,7 @@ type process struct {
 	stderr io.Writer
 	store  *identity.Store
 	crl    *revoke.List
+	audit  audit.Sink // reopened on SIGHUP, for log rotation
 }
 
 func (p *process) run(ctx context.Context) error {
@@ -70,11 +71,12 @@ func (p *process) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("log: %w", err)
 	}
-	auditLog, auditCloser, err := audit.Open(p.cfg.Audit.Path, auditFallback)
+	auditLog, auditSink, err := audit.Open(p.cfg.Audit.Path, auditFallback)
 	if err != nil {
 		return fmt.Errorf("audit.path: %w", err)
 	}
-	defer auditCloser.Close()
+	defer auditSink.Close()
+	p.audit = auditSink
 	aud := audit.New(auditLog, string(role), id.Attrs.UUID(), id.Attrs.Name())
 	p.log.Info("starting", zap.String("role", string(role)), zap.String("name", id.Attrs.Name()),
 		zap.String("uuid", id.Attrs.UUID()), zap.Time("cert_expires", id.Leaf.NotAfter))
@@ -216,8 +218,8 @@ func directAddr(cfg *config.Config, self *certattrs.Server) string {
 	return net.JoinHostPort("", strconv.Itoa(self.Port))
 }
 
-// reloadOnSignal re-reads certificate, key, CA and CRL on SIGHUP. A reload that fails keeps
-// the running state and says why.
+// reloadOnSignal re-reads certificate, key, CA and CRL on SIGHUP, and reopens the audit file
+// (after logrotate moved it away). A reload that fails keeps the running state and says why.
 func (p *process) reloadOnSignal(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -227,6 +229,13 @@ func (p *process) reloadOnSignal(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			if p.cfg.Audit.Path != "" {
+				if err := p.audit.Reopen(); err != nil {
+					p.log.Error("audit file not reopened; still writing to the previous one", zap.Error(err))
+				} else {
+					p.log.Info("audit file reopened", zap.String("path", p.cfg.Audit.Path))
+				}
+			}
 			if err := p.reload(); err != nil {
 				p.log.Error("reload failed; keeping the running certificate", zap.Error(err))
 				continue

@@ -101,23 +101,40 @@ func (l *Logger) Log(event string, fields ...zap.Field) {
 	ce.Write(append(head, fields...)...)
 }
 
+// Sink is where Open sends the audit trail. Close syncs and closes it and is safe to call
+// twice. Reopen (on SIGHUP) opens the path again, so a rotated-away file is let go and the
+// trail continues in a new file at the path; without a file it does nothing.
+type Sink interface {
+	io.Closer
+	Reopen() error
+}
+
 // Open returns the logger audit events go to. With path "" that is fallback.Named("audit"),
 // so the audit trail goes with the log (in the log's format, level and sampling: a log that
 // samples or is above info drops audit events). Otherwise it is a JSON-lines file at path,
 // opened for appending (created 0600), whatever the log format: one write per event, no
-// fsync per event; the returned Closer syncs and closes the file and is safe to call twice.
-func Open(path string, fallback *zap.Logger) (*zap.Logger, io.Closer, error) {
+// fsync per event.
+func Open(path string, fallback *zap.Logger) (*zap.Logger, Sink, error) {
 	if path == "" {
 		if fallback == nil {
 			fallback = zap.NewNop()
 		}
-		return fallback.Named("audit"), nopCloser{}, nil
+		return fallback.Named("audit"), nopSink{}, nil
 	}
+	f, err := openFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fs := &fileSink{path: path, f: f}
+	return newFileLogger(fs), fs, nil
+}
+
+func openFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open audit file: %w", err)
+		return nil, fmt.Errorf("open audit file: %w", err)
 	}
-	return newFileLogger(f), &fileCloser{f: f}, nil
+	return f, nil
 }
 
 // NewJSON returns a logger that writes each entry as one JSON line to w, with only the
@@ -139,24 +156,73 @@ func newFileLogger(ws zapcore.WriteSyncer) *zap.Logger {
 	return zap.New(core)
 }
 
-type nopCloser struct{}
+type nopSink struct{}
 
-func (nopCloser) Close() error { return nil }
+func (nopSink) Close() error  { return nil }
+func (nopSink) Reopen() error { return nil }
 
-type fileCloser struct {
-	once sync.Once
-	f    *os.File
-	err  error
+// fileSink is the audit file. Writes, Sync, Reopen and Close take turns, so an event is
+// written whole to one file or the other, never lost between them.
+type fileSink struct {
+	path string
+
+	mu     sync.Mutex
+	f      *os.File
+	closed bool
+	err    error // of the first Close
 }
 
-func (c *fileCloser) Close() error {
-	c.once.Do(func() {
-		c.err = errors.Join(c.f.Sync(), c.f.Close())
-		if c.err != nil {
-			c.err = fmt.Errorf("close audit file: %w", c.err)
+var errSinkClosed = errors.New("audit file is closed")
+
+func (s *fileSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, errSinkClosed
+	}
+	return s.f.Write(p)
+}
+
+func (s *fileSink) Sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errSinkClosed
+	}
+	return s.f.Sync()
+}
+
+// Reopen opens the path anew and switches to it; when that fails the current file stays in
+// use, so a rotation gone wrong (the directory vanished, permissions) loses no event.
+func (s *fileSink) Reopen() error {
+	f, err := openFile(s.path)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		f.Close()
+		return errSinkClosed
+	}
+	old := s.f
+	s.f = f
+	if err := errors.Join(old.Sync(), old.Close()); err != nil {
+		return fmt.Errorf("close the previous audit file: %w", err)
+	}
+	return nil
+}
+
+func (s *fileSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		if err := errors.Join(s.f.Sync(), s.f.Close()); err != nil {
+			s.err = fmt.Errorf("close audit file: %w", err)
 		}
-	})
-	return c.err
+	}
+	return s.err
 }
 
 // Peer describes the other side of a decision. Empty fields are left out.

@@ -195,6 +195,137 @@ func TestOpenFile(t *testing.T) {
 	}
 }
 
+// TestReopenAfterRotation: after the file is renamed away (logrotate), Reopen sends the next
+// events to a new file at the path; nothing is lost or written twice.
+func TestReopenAfterRotation(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	z, sink, err := audit.Open(path, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	l := audit.New(z, "server", "s-uuid", "server1")
+	l.Log(audit.SessionOpen, audit.Session("before"))
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(audit.SessionClose, audit.Session("before")) // still the rotated file: not reopened yet
+	if err := sink.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	l.Log(audit.SessionOpen, audit.Session("after"))
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) []map[string]any {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lines(t, b)
+	}
+	old, cur := read(path+".1"), read(path)
+	if len(old) != 2 || old[0]["session"] != "before" || old[1]["event"] != "session.close" {
+		t.Fatalf("rotated file holds %v, want the two events before the reopen", old)
+	}
+	if len(cur) != 1 || cur[0]["session"] != "after" {
+		t.Fatalf("new file holds %v, want the one event after the reopen", cur)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("reopened file: %v, %v; want mode 0600", fi, err)
+	}
+	if err := sink.Reopen(); err == nil {
+		t.Fatal("Reopen after Close succeeded")
+	}
+}
+
+// TestReopenFailureKeepsFile: when the path cannot be opened again, the current file stays in
+// use and the error says so.
+func TestReopenFailureKeepsFile(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "audit.jsonl")
+	z, sink, err := audit.Open(path, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	moved := dir + ".moved"
+	if err := os.Rename(dir, moved); err != nil { // the directory is gone from the path
+		t.Fatal(err)
+	}
+	if err := sink.Reopen(); err == nil || !strings.HasPrefix(err.Error(), "open audit file: ") {
+		t.Fatalf("Reopen = %v, want open audit file: ...", err)
+	}
+	audit.New(z, "relay", "r", "relay1").Log(audit.SessionOpen, audit.Session("kept"))
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(moved, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, b); len(got) != 1 || got[0]["session"] != "kept" {
+		t.Fatalf("file holds %v, want the event written after the failed reopen", got)
+	}
+}
+
+// TestReopenWhileWriting: events written while the file is reopened again and again all land
+// whole, in one file or the other.
+func TestReopenWhileWriting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	z, sink, err := audit.Open(path, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	const writers, each = 4, 200
+	var wg sync.WaitGroup
+	for w := range writers {
+		l := audit.New(z, "relay", "r", fmt.Sprintf("w%d", w))
+		wg.Go(func() {
+			for i := range each {
+				l.Log(audit.StreamOpen, audit.Session(fmt.Sprintf("%d-%d", w, i)))
+			}
+		})
+	}
+	var rotations []string
+	for i := range 20 {
+		rotated := fmt.Sprintf("%s.%d", path, i)
+		if err := os.Rename(path, rotated); err != nil {
+			t.Fatal(err)
+		}
+		rotations = append(rotations, rotated)
+		if err := sink.Reopen(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range append(rotations, path) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range lines(t, b) {
+			id, _ := e["session"].(string)
+			if seen[id] {
+				t.Fatalf("event %s written twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("%d events across the files, want %d", len(seen), writers*each)
+	}
+}
+
 func TestOpenFileError(t *testing.T) {
 	_, _, err := audit.Open(filepath.Join(t.TempDir(), "missing", "audit.jsonl"), zap.NewNop())
 	if err == nil || !strings.HasPrefix(err.Error(), "open audit file: ") {

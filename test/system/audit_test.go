@@ -6,7 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -116,5 +118,59 @@ func TestAuditCorrelation(t *testing.T) {
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatal("timed out")
+	}
+}
+
+// TestAuditReopenOnSIGHUP: logrotate moves the server's audit file away and sends SIGHUP; the
+// server writes the next events to a new file at the configured path, and the rotated file
+// keeps what came before. Nothing is lost in between.
+func TestAuditReopenOnSIGHUP(t *testing.T) {
+	requireSystem(t)
+	tg := startTarget(t)
+	d := newDeployment(t, deployOptions{targetPort: tg.port()})
+	if err := echoOnce(d.clientAddr, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The stream before the rotation is closed (and logged) before the file moves.
+	eventually(t, 10*time.Second, "stream.close before the rotation", func() error {
+		evs, err := readAudit(d.server.audit)
+		if err != nil {
+			return err
+		}
+		if len(findEvents(evs, "stream.close", "")) == 0 {
+			return errors.New("no stream.close yet")
+		}
+		return nil
+	})
+	rotated := d.server.audit + ".1"
+	if err := os.Rename(d.server.audit, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.server.proc.signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the server's new audit file", func() error {
+		_, err := os.Stat(d.server.audit)
+		return err
+	})
+	if err := echoOnce(d.clientAddr, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "stream events in the new file", func() error {
+		evs, err := readAudit(d.server.audit)
+		if err != nil {
+			return err
+		}
+		if len(findEvents(evs, "stream.open", "")) != 1 || len(findEvents(evs, "stream.close", "")) != 1 {
+			return fmt.Errorf("new file has %d events: want the second connection's stream.open and stream.close", len(evs))
+		}
+		return nil
+	})
+	old, err := readAudit(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findEvents(old, "session.open", "")) != 1 || len(findEvents(old, "stream.open", "")) != 1 || len(findEvents(old, "stream.close", "")) != 1 {
+		t.Fatalf("rotated file: %d events, want the session's open and the first stream's open and close", len(old))
 	}
 }
