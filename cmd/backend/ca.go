@@ -210,9 +210,8 @@ func newCAIssueCmd() *cobra.Command {
 
 func newCAIssueRelayCmd() *cobra.Command {
 	var (
-		o    caIssueOptions
-		addr string
-		port int
+		o caIssueOptions
+		r relayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "relay --dir CA --name NAME --addr HOST|IP|URL [--port 8443] --out DIR",
@@ -223,24 +222,19 @@ func newCAIssueRelayCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req.Relay = &ca.RelaySpec{Addr: addr, Port: port}
+			req.Relay = &ca.RelaySpec{Addr: r.addr, Port: r.port}
 			return o.issue(cmd, req)
 		},
 	}
 	o.bind(cmd, "overwrite an existing bundle")
-	f := cmd.Flags()
-	f.StringVar(&addr, "addr", "", "public address: host name, IP, or ws:// / wss:// URL when behind a proxy or CDN (required)")
-	f.IntVar(&port, "port", 8443, "port the relay listens on")
-	_ = cmd.MarkFlagRequired("addr")
+	r.bind(cmd)
 	return cmd
 }
 
 func newCAIssueServerCmd() *cobra.Command {
 	var (
-		o             caIssueOptions
-		relays, res   []string
-		host          string
-		port, outPort int
+		o  caIssueOptions
+		sf serverFlags
 	)
 	cmd := &cobra.Command{
 		Use: "server --dir CA --name NAME [--relay R ...] --resource [NAME=]CIDR:PORT[-LAST] ... " +
@@ -252,39 +246,23 @@ func newCAIssueServerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			spec := &ca.ServerSpec{Relays: relays, Host: host, Port: port, OutPort: outPort}
-			for _, s := range res {
-				r, err := ca.ParseResourceFlag(s)
-				if err != nil {
-					return fmt.Errorf("--resource: %w", err)
-				}
-				spec.Resources = append(spec.Resources, r)
+			resources, err := sf.parse(cmd)
+			if err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("port") && port == 0 {
-				return errors.New("--port: 0 out of range 1-65535 (leave --port out for no direct mode)")
-			}
-			req.Server = spec
+			req.Server = &ca.ServerSpec{Relays: sf.relays, Resources: resources, Host: sf.host, Port: sf.port, OutPort: sf.outPort}
 			return o.issue(cmd, req)
 		},
 	}
 	o.bind(cmd, "overwrite an existing bundle")
-	f := cmd.Flags()
-	f.StringArrayVar(&relays, "relay", nil, "relay to register with, repeatable, tried in this order (default: every valid relay in the inventory)")
-	f.StringArrayVar(&res, "resource", nil, "allowed destination, repeatable (at least one): [NAME=]CIDR:PORT or [NAME=]CIDR:FIRST-LAST; unnamed ones are res1, res2, ... by position")
-	f.StringVar(&host, "host", "", "direct mode: host name or IP clients dial (needs --port)")
-	f.IntVar(&port, "port", 0, "direct mode: port of the direct listener (default none)")
-	f.IntVar(&outPort, "out-port", 0, "direct mode: externally reachable port (default --port)")
-	_ = cmd.MarkFlagRequired("resource")
+	sf.bind(cmd, "every valid relay in the inventory")
 	return cmd
 }
 
 func newCAIssueClientCmd() *cobra.Command {
 	var (
-		o                    caIssueOptions
-		server, target, user string
-		schedule             string
-		relays, groups       []string
-		port                 int
+		o  caIssueOptions
+		cf clientFlags
 	)
 	cmd := &cobra.Command{
 		Use: "client --dir CA --name NAME --server SERVER --target HOST:PORT [--port 48080] [--relay R ...] " +
@@ -298,35 +276,19 @@ func newCAIssueClientCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t, err := ca.ParseTarget(target)
+			target, schedule, err := cf.parse()
 			if err != nil {
-				return fmt.Errorf("--target: %w", err)
+				return err
 			}
-			spec := &ca.ClientSpec{
-				Server: server, Relays: relays, Target: t, Port: port,
-				User: user, Groups: groups, AllowOutside: o.force,
+			req.Client = &ca.ClientSpec{
+				Server: cf.server, Relays: cf.relays, Target: target, Port: cf.port,
+				User: cf.user, Groups: cf.groups, Schedule: schedule, AllowOutside: o.force,
 			}
-			if schedule != "" {
-				if spec.Schedule, err = ca.ParseSchedule(schedule); err != nil {
-					return fmt.Errorf("--schedule: %w", err)
-				}
-			}
-			req.Client = spec
 			return o.issue(cmd, req)
 		},
 	}
 	o.bind(cmd, "overwrite an existing bundle, and issue even if --target is outside every resource of the server")
-	f := cmd.Flags()
-	f.StringVar(&server, "server", "", "name of the server the client may reach (required)")
-	f.StringVar(&target, "target", "", "HOST:PORT the client's connections go to, an IP inside the server's resources or a DNS name (required)")
-	f.IntVar(&port, "port", ca.DefaultClientPort, "local port the client listens on")
-	f.StringArrayVar(&relays, "relay", nil, "relay to use, repeatable, tried in this order (default: every valid relay in the inventory)")
-	f.StringVar(&user, "user", "", "user the certificate belongs to, e.g. alice@example.com")
-	f.StringArrayVar(&groups, "group", nil, "group of the user, repeatable")
-	f.StringVar(&schedule, "schedule", "", `when the client may connect: "DAYS HH:MM-HH:MM ZONE", e.g. "mon-fri 08:00-18:00 Europe/Paris" (DAYS: daily, or days and ranges joined by commas)`)
-	for _, n := range []string{"server", "target"} {
-		_ = cmd.MarkFlagRequired(n)
-	}
+	cf.bind(cmd, "every valid relay in the inventory")
 	return cmd
 }
 

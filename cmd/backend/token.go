@@ -131,32 +131,26 @@ func (o *caTokenOptions) run(cmd *cobra.Command, role certattrs.Role, spec ca.To
 
 func newCATokenRelayCmd() *cobra.Command {
 	var (
-		o    caTokenOptions
-		addr string
-		port int
+		o caTokenOptions
+		r relayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "relay --dir CA --name NAME --addr HOST|IP|URL [--port 8443] [--ttl 10m] [--reusable N] [--ephemeral]",
 		Short: "Make an enrollment token for a relay",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd, certattrs.RoleRelay, ca.TokenSpec{Addr: addr, Port: port})
+			return o.run(cmd, certattrs.RoleRelay, ca.TokenSpec{Addr: r.addr, Port: r.port})
 		},
 	}
 	o.bind(cmd)
-	f := cmd.Flags()
-	f.StringVar(&addr, "addr", "", "public address: host name, IP, or ws:// / wss:// URL when behind a proxy or CDN (required)")
-	f.IntVar(&port, "port", 8443, "port the relay listens on")
-	_ = cmd.MarkFlagRequired("addr")
+	r.bind(cmd)
 	return cmd
 }
 
 func newCATokenServerCmd() *cobra.Command {
 	var (
-		o             caTokenOptions
-		relays, res   []string
-		host          string
-		port, outPort int
+		o  caTokenOptions
+		sf serverFlags
 	)
 	cmd := &cobra.Command{
 		Use: "server --dir CA --name NAME [--relay R ...] --resource [NAME=]CIDR:PORT[-LAST] ... " +
@@ -164,36 +158,23 @@ func newCATokenServerCmd() *cobra.Command {
 		Short: "Make an enrollment token for a server",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, s := range res {
-				if _, err := ca.ParseResourceFlag(s); err != nil {
-					return fmt.Errorf("--resource: %w", err)
-				}
+			// Checked now, stored as typed: the CA parses them again when the device enrolls.
+			if _, err := sf.parse(cmd); err != nil {
+				return err
 			}
-			if cmd.Flags().Changed("port") && port == 0 {
-				return errors.New("--port: 0 out of range 1-65535 (leave --port out for no direct mode)")
-			}
-			return o.run(cmd, certattrs.RoleServer, ca.TokenSpec{Relays: relays, Resources: res, Host: host, Port: port, OutPort: outPort})
+			return o.run(cmd, certattrs.RoleServer, ca.TokenSpec{Relays: sf.relays, Resources: sf.resources, Host: sf.host, Port: sf.port, OutPort: sf.outPort})
 		},
 	}
 	o.bind(cmd)
-	f := cmd.Flags()
-	f.StringArrayVar(&relays, "relay", nil, "relay to register with, repeatable, tried in this order (default: every valid relay in the inventory at enrollment)")
-	f.StringArrayVar(&res, "resource", nil, "allowed destination, repeatable (at least one): [NAME=]CIDR:PORT or [NAME=]CIDR:FIRST-LAST")
-	f.StringVar(&host, "host", "", "direct mode: host name or IP clients dial (needs --port)")
-	f.IntVar(&port, "port", 0, "direct mode: port of the direct listener (default none)")
-	f.IntVar(&outPort, "out-port", 0, "direct mode: externally reachable port (default --port)")
-	_ = cmd.MarkFlagRequired("resource")
+	sf.bind(cmd, "every valid relay in the inventory at enrollment")
 	return cmd
 }
 
 func newCATokenClientCmd() *cobra.Command {
 	var (
-		o                    caTokenOptions
-		server, target, user string
-		schedule             string
-		relays, groups       []string
-		port                 int
-		force                bool
+		o     caTokenOptions
+		cf    clientFlags
+		force bool
 	)
 	cmd := &cobra.Command{
 		Use: "client --dir CA --name NAME --server SERVER --target HOST:PORT [--port 48080] [--relay R ...] " +
@@ -203,31 +184,17 @@ func newCATokenClientCmd() *cobra.Command {
 			"--schedule syntax: " + ca.ScheduleSyntax + ".",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := ca.ParseTarget(target); err != nil {
-				return fmt.Errorf("--target: %w", err)
+			// Checked now, stored as typed: the CA parses them again when the device enrolls.
+			if _, _, err := cf.parse(); err != nil {
+				return err
 			}
-			if schedule != "" {
-				if _, err := ca.ParseSchedule(schedule); err != nil {
-					return fmt.Errorf("--schedule: %w", err)
-				}
-			}
-			return o.run(cmd, certattrs.RoleClient, ca.TokenSpec{Server: server, Target: target, Relays: relays,
-				Port: port, User: user, Groups: groups, Schedule: schedule, AllowOutside: force})
+			return o.run(cmd, certattrs.RoleClient, ca.TokenSpec{Server: cf.server, Target: cf.target, Relays: cf.relays,
+				Port: cf.port, User: cf.user, Groups: cf.groups, Schedule: cf.schedule, AllowOutside: force})
 		},
 	}
 	o.bind(cmd)
-	f := cmd.Flags()
-	f.StringVar(&server, "server", "", "name of the server the client may reach (required)")
-	f.StringVar(&target, "target", "", "HOST:PORT the client's connections go to (required)")
-	f.IntVar(&port, "port", ca.DefaultClientPort, "local port the client listens on")
-	f.StringArrayVar(&relays, "relay", nil, "relay to use, repeatable, tried in this order (default: every valid relay in the inventory at enrollment)")
-	f.StringVar(&user, "user", "", "user the certificate belongs to, e.g. alice@example.com")
-	f.StringArrayVar(&groups, "group", nil, "group of the user, repeatable")
-	f.StringVar(&schedule, "schedule", "", `when the client may connect: "DAYS HH:MM-HH:MM ZONE", e.g. "mon-fri 08:00-18:00 Europe/Paris"`)
-	f.BoolVar(&force, "force", false, "allow a --target outside every resource of the server")
-	for _, n := range []string{"server", "target"} {
-		_ = cmd.MarkFlagRequired(n)
-	}
+	cf.bind(cmd, "every valid relay in the inventory at enrollment")
+	cmd.Flags().BoolVar(&force, "force", false, "allow a --target outside every resource of the server")
 	return cmd
 }
 
