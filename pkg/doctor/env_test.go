@@ -3,7 +3,6 @@ package doctor_test
 import (
 	"context"
 	"crypto/x509"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/doctor"
@@ -71,11 +71,11 @@ func newDeployment(t *testing.T, opts deployOptions) *deployment {
 		})
 	}
 
-	echo := listen(t)
+	echo := testnet.Listen(t)
 	d.echoPort = echo.Addr().(*net.TCPAddr).Port
-	wg.Go(func() { serveEcho(echo) })
+	wg.Go(func() { testnet.ServeEcho(echo, nil) })
 
-	d.relayLn = listen(t)
+	d.relayLn = testnet.Listen(t)
 	relayPort := d.relayLn.Addr().(*net.TCPAddr).Port
 	addr := "127.0.0.1"
 	if opts.behindProxy {
@@ -287,44 +287,19 @@ func allPass(t *testing.T, rep doctor.Report) {
 	}
 }
 
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
 // closedPort returns a port nothing listens on (one that was just released).
 func closedPort(t *testing.T) int {
 	t.Helper()
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
 	return port
 }
 
-// serveEcho echoes every connection until ln closes.
-func serveEcho(ln net.Listener) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		wg.Go(func() {
-			defer c.Close()
-			_, _ = io.Copy(c, c)
-		})
-	}
-}
-
 // blackhole accepts connections and never answers, until the test ends.
 func blackhole(t *testing.T) int {
 	t.Helper()
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	var (
 		mu    sync.Mutex
 		conns []net.Conn

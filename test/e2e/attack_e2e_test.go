@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/audit"
 	"github.com/sentinel-zt/sentinel/pkg/backoff"
@@ -126,7 +127,7 @@ type maliciousRelay struct {
 
 func startMaliciousRelay(t *testing.T, e *env, serverCert tls.Certificate) *maliciousRelay {
 	t.Helper()
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	attrs := &certattrs.Relay{UUID: uuid.NewString(), Name: "relay-evil", Address: "127.0.0.1", Port: port}
 	leaf := e.ca.Issue(t, certattrs.Attrs{Relay: attrs}, testpki.Opts{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})
@@ -211,7 +212,7 @@ func startClient(t *testing.T, e *env, ref certattrs.RelayRef) (*testpki.Leaf, n
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Serve(ctx, ln) }()

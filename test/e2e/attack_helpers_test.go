@@ -33,6 +33,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/yamux"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/tlsconf"
@@ -533,7 +534,7 @@ func (e *env) assertUntouched(t testing.TB, m targetMark) {
 // attack must never reach.
 func canary(t *testing.T) net.Listener {
 	t.Helper()
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

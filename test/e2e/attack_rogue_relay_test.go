@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/identity"
@@ -36,7 +37,7 @@ type rogueRelay struct {
 
 func startRogueRelay(t *testing.T, e *env) *rogueRelay {
 	t.Helper()
-	ln := listen(t)
+	ln := testnet.Listen(t)
 	port := ln.Addr().(*net.TCPAddr).Port
 	attrs := &certattrs.Relay{UUID: uuid.NewString(), Name: "relay-rogue", Address: "127.0.0.1", Port: port}
 	leaf := e.ca.Issue(t, certattrs.Attrs{Relay: attrs}, testpki.Opts{IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}})

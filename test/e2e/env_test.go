@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/audit"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
@@ -74,11 +75,11 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &env{t: t, ctx: ctx, ca: testpki.NewCA(t, "e2e root"), audit: &lockedBuffer{}}
-	e.target = listen(t)
+	e.target = testnet.Listen(t)
 	e.wg.Add(1)
-	go func() { defer e.wg.Done(); serveEcho(e.target, &e.targetConns) }()
+	go func() { defer e.wg.Done(); testnet.ServeEcho(e.target, &e.targetConns) }()
 
-	e.relayLn = listen(t)
+	e.relayLn = testnet.Listen(t)
 	relayPort := e.relayLn.Addr().(*net.TCPAddr).Port
 	addr := "127.0.0.1"
 	if opts.behindProxy {
@@ -144,10 +145,10 @@ func newEnv(t *testing.T, opts envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clientLn = listen(t)
+	e.clientLn = testnet.Listen(t)
 	e.serve(func() error { return e.relay.Serve(ctx, rl) })
 	if opts.direct {
-		e.directLn = listen(t)
+		e.directLn = testnet.Listen(t)
 	}
 	e.serve(func() error { return e.server.Serve(ctx, e.directLn) })
 	e.serve(func() error { return e.client.Serve(ctx, e.clientLn) })
@@ -223,35 +224,6 @@ func (e *env) roundTrip(msg []byte) error {
 		return errors.New("echo mismatch")
 	}
 	return nil
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
-// serveEcho echoes every connection, half-closing after the peer's EOF, and counts them.
-func serveEcho(ln net.Listener, accepted *atomic.Int64) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		accepted.Add(1)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			_, _ = io.Copy(c, c)
-			_ = c.(*net.TCPConn).CloseWrite()
-		}()
-	}
 }
 
 // lockedBuffer is a concurrency-safe bytes.Buffer for audit output.

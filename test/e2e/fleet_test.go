@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/audit"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
@@ -99,13 +100,13 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	f := &fleet{t: t, ca: testpki.NewCA(t, "fleet root"), audit: &lockedBuffer{}, opts: opts}
 	f.log = zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
 	f.auditZ = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), f.audit, zap.DebugLevel))
-	f.target = listen(t)
+	f.target = testnet.Listen(t)
 	f.wg.Add(1)
-	go func() { defer f.wg.Done(); serveEcho(f.target, new(atomic.Int64)) }()
+	go func() { defer f.wg.Done(); testnet.ServeEcho(f.target, new(atomic.Int64)) }()
 
 	var refs []certattrs.RelayRef
 	for i := range opts.relays {
-		ln := listen(t)
+		ln := testnet.Listen(t)
 		port := ln.Addr().(*net.TCPAddr).Port
 		_ = ln.Close() // startRelay listens again on this port, as a restarted relay would
 		name := "relay" + strconv.Itoa(i+1)
@@ -124,7 +125,7 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	f.serverAttrs = &certattrs.Server{UUID: uuid.NewString(), Name: "server1", Resources: []certattrs.Resource{res}, Relays: refs}
 	serverRef := certattrs.ServerRef{UUID: f.serverAttrs.UUID, Name: "server1"}
 	if opts.direct {
-		f.serverLn = listen(t)
+		f.serverLn = testnet.Listen(t)
 		port := f.serverLn.Addr().(*net.TCPAddr).Port
 		f.serverAttrs.Host, f.serverAttrs.Port, f.serverAttrs.OutPort = "127.0.0.1", port, port
 		serverRef.Addr, serverRef.OutPort = "127.0.0.1", port
@@ -165,7 +166,7 @@ func newFleet(t *testing.T, opts fleetOptions) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clientLn = listen(t)
+	f.clientLn = testnet.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	f.clientStop, f.clientDone = cancel, make(chan struct{})
 	go func() {

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/audit"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
@@ -53,7 +54,7 @@ func startObsClient(t *testing.T, e *env, name string, log, auditZ *zap.Logger) 
 	if auditZ == nil {
 		auditZ = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), e.audit, zap.DebugLevel))
 	}
-	oc := &obsClient{leaf: leaf, attrs: leaf.Attrs.Client, ln: listen(t), reg: prometheus.NewRegistry()}
+	oc := &obsClient{leaf: leaf, attrs: leaf.Attrs.Client, ln: testnet.Listen(t), reg: prometheus.NewRegistry()}
 	var err error
 	oc.c, err = client.New(client.Config{
 		Identity: e.store(leaf), Log: log, Registry: oc.reg,

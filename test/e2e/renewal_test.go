@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/internal/testpki"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
 	"github.com/sentinel-zt/sentinel/pkg/client"
@@ -42,7 +43,7 @@ func TestRenewalExtendsLiveSession(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln := listen(t)
+		ln := testnet.Listen(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = c.Serve(ctx, ln) }()

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentinel-zt/sentinel/internal/testnet"
 	"github.com/sentinel-zt/sentinel/pkg/ca"
 	"github.com/sentinel-zt/sentinel/pkg/caserver"
 	"github.com/sentinel-zt/sentinel/pkg/certattrs"
@@ -70,16 +71,16 @@ func newOnlineEnv(t *testing.T, opts onlineOptions) *onlineEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caLn := listen(t)
+	caLn := testnet.Listen(t)
 	e.caAddr = caLn.Addr().String()
 	e.caURL = "https://" + e.caAddr
 	e.serve(func() error { return srv.Serve(ctx, caLn) })
 
-	e.target = listen(t)
+	e.target = testnet.Listen(t)
 	e.wg.Add(1)
-	go func() { defer e.wg.Done(); serveEcho(e.target, &e.targetConns) }()
-	e.relayLn = listen(t)
-	e.clientLn = listen(t)
+	go func() { defer e.wg.Done(); testnet.ServeEcho(e.target, &e.targetConns) }()
+	e.relayLn = testnet.Listen(t)
+	e.clientLn = testnet.Listen(t)
 	relayPort := e.relayLn.Addr().(*net.TCPAddr).Port
 	targetPort := e.target.Addr().(*net.TCPAddr).Port
 
