@@ -71,9 +71,8 @@ func (c *Client) handle(local net.Conn) {
 		c.metrics.streamsActive.Dec()
 		c.activeStreams.Add(-1)
 	}()
-	up, down, err := pipe.Join(c.ctx, local, sc)
-	c.metrics.bytes.WithLabelValues("local_to_server").Add(float64(up))
-	c.metrics.bytes.WithLabelValues("server_to_local").Add(float64(down))
+	up, down, err := pipe.JoinCounted(c.ctx, local, sc,
+		c.metrics.bytes.WithLabelValues("local_to_server"), c.metrics.bytes.WithLabelValues("server_to_local"))
 	fields := []zap.Field{
 		zap.String(audit.FieldSession, sess.id),
 		zap.Uint32("stream", stream.StreamID()),

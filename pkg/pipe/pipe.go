@@ -66,9 +66,19 @@ type closeWriter interface {
 // naming the direction. Errors of a direction that was cut short by Join closing the conns are
 // not reported.
 func Join(ctx context.Context, a, b net.Conn) (aToB, bToA int64, err error) {
+	return JoinCounted(ctx, a, b, nil, nil)
+}
+
+// Counter is told each direction's bytes as they are written (a prometheus.Counter is one),
+// so a long transfer shows while it runs, not only when it ends.
+type Counter interface{ Add(float64) }
+
+// JoinCounted is Join that also adds each write's bytes to aToBCount and bToACount; either
+// may be nil.
+func JoinCounted(ctx context.Context, a, b net.Conn, aToBCount, bToACount Counter) (aToB, bToA int64, err error) {
 	var linger atomic.Bool
-	ab := &copier{dir: "a→b", src: a, dst: b, linger: &linger}
-	ba := &copier{dir: "b→a", src: b, dst: a, linger: &linger}
+	ab := &copier{dir: "a→b", src: a, dst: b, linger: &linger, count: aToBCount}
+	ba := &copier{dir: "b→a", src: b, dst: a, linger: &linger, count: bToACount}
 	done := make(chan *copier, 2)
 	go ab.run(done)
 	go ba.run(done)
@@ -121,6 +131,7 @@ type copier struct {
 	dir      string
 	src, dst net.Conn
 	linger   *atomic.Bool // shared by both directions: set once the other direction has ended
+	count    Counter      // nil: not counted as it goes
 
 	n   int64 // bytes written to dst; read by Join after run returns
 	err error // nil when src reached EOF
@@ -150,6 +161,9 @@ func (c *copier) run(done chan<- *copier) {
 		if nr > 0 {
 			nw, werr := c.dst.Write(buf[:nr])
 			c.n += int64(nw)
+			if c.count != nil && nw > 0 {
+				c.count.Add(float64(nw))
+			}
 			if werr == nil && nw < nr {
 				werr = io.ErrShortWrite
 			}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +362,56 @@ func BenchmarkJoin(b *testing.B) {
 	right.Close()
 	if err := <-res; err != nil {
 		b.Fatal(err)
+	}
+}
+
+// atomicCounter is a Counter a test can read while Join runs.
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) Add(v float64) { c.n.Add(int64(v)) }
+
+// TestJoinCountedMovesWhileOpen: the counters see each direction's bytes while the join is
+// still running (a long transfer shows in the metrics before it ends), and end equal to what
+// Join returns.
+func TestJoinCountedMovesWhileOpen(t *testing.T) {
+	left, a := tcpPair(t)
+	b, right := tcpPair(t)
+	var up, down atomicCounter
+	res := make(chan joinResult, 1)
+	go func() {
+		ab, ba, err := JoinCounted(context.Background(), a, b, &up, &down)
+		res <- joinResult{ab, ba, err}
+	}()
+	first := randomBytes(t, 100<<10)
+	if _, err := left.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(right, make([]byte, len(first))); err != nil {
+		t.Fatal(err)
+	}
+	// Delivered to the far end; the count follows the write that delivered it, so it may
+	// trail the read by a moment. Both sides are still open: the join has not ended.
+	for deadline := time.Now().Add(5 * time.Second); up.n.Load() != int64(len(first)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a→b counter = %d with the join open, want %d", up.n.Load(), len(first))
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+	select {
+	case <-res:
+		t.Fatal("Join returned with both sides open")
+	default:
+	}
+	answer := randomBytes(t, 7)
+	errc := make(chan error, 2)
+	go sendAndHalfClose(right, answer, errc)
+	go sendAndHalfClose(left, nil, errc)
+	if _, err := io.ReadAll(left); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(right)
+	r := waitJoin(t, res)
+	if r.err != nil || up.n.Load() != r.aToB || down.n.Load() != r.bToA || r.bToA != int64(len(answer)) {
+		t.Fatalf("Join = %d, %d, %v; counters %d, %d", r.aToB, r.bToA, r.err, up.n.Load(), down.n.Load())
 	}
 }

@@ -151,9 +151,8 @@ func (r *Relay) handleClient(w http.ResponseWriter, req *http.Request) {
 
 // splice carries a session until either side ends it, then records it.
 func (r *Relay) splice(ctx context.Context, s *session, ws, bind *websocket.Conn, fields []zap.Field) {
-	up, down, err := wsconn.Splice(ctx, ws, bind, r.cfg.WS)
-	r.metrics.bytes.WithLabelValues("client_to_server").Add(float64(up))
-	r.metrics.bytes.WithLabelValues("server_to_client").Add(float64(down))
+	up, down, err := wsconn.SpliceCounted(ctx, ws, bind, r.cfg.WS,
+		r.metrics.bytes.WithLabelValues("client_to_server"), r.metrics.bytes.WithLabelValues("server_to_client"))
 	closeFields := append(fields,
 		zap.Int64(audit.FieldBytesIn, up), zap.Int64(audit.FieldBytesOut, down),
 		audit.Duration(r.cfg.Now().Sub(s.started)))

@@ -55,9 +55,8 @@ func (s *Server) serveStream(ss *session, stream *yamux.Stream) {
 	}()
 	s.audit.Log(audit.StreamOpen, append(fields, zap.String(audit.FieldDecision, "allow"))...)
 	start := time.Now()
-	up, down, err := pipe.Join(s.ctx, &tunnel.Stream{Stream: stream, Abort: tunnel.AbortTCP(conn)}, conn)
-	s.metrics.bytes.WithLabelValues("client_to_target").Add(float64(up))
-	s.metrics.bytes.WithLabelValues("target_to_client").Add(float64(down))
+	up, down, err := pipe.JoinCounted(s.ctx, &tunnel.Stream{Stream: stream, Abort: tunnel.AbortTCP(conn)}, conn,
+		s.metrics.bytes.WithLabelValues("client_to_target"), s.metrics.bytes.WithLabelValues("target_to_client"))
 	closeFields := append(fields,
 		zap.Int64(audit.FieldBytesIn, up), zap.Int64(audit.FieldBytesOut, down),
 		audit.Duration(time.Since(start)))

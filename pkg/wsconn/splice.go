@@ -35,13 +35,23 @@ import (
 // *websocket.CloseError for other close statuses, ErrIdleTimeout, websocket.ErrReadLimit, or
 // the read or write error.
 func Splice(ctx context.Context, a, b *websocket.Conn, opts Options) (aToB, bToA int64, err error) {
+	return SpliceCounted(ctx, a, b, opts, nil, nil)
+}
+
+// Counter is told each direction's payload bytes as messages are copied (a
+// prometheus.Counter is one), so a long transfer shows while it runs.
+type Counter interface{ Add(float64) }
+
+// SpliceCounted is Splice that also adds each message's payload bytes to aToBCount and
+// bToACount; either may be nil.
+func SpliceCounted(ctx context.Context, a, b *websocket.Conn, opts Options, aToBCount, bToACount Counter) (aToB, bToA int64, err error) {
 	opts = opts.withDefaults()
 	la := &leg{name: "a", ws: a, live: opts.apply(a)}
 	lb := &leg{name: "b", ws: b, live: opts.apply(b)}
 	p := startPinger(opts.PingInterval, opts.pingWait(), a, b)
 	s := &splice{a: a, b: b}
-	ab := &spliceCopier{src: la, dst: lb, done: make(chan struct{})}
-	ba := &spliceCopier{src: lb, dst: la, done: make(chan struct{})}
+	ab := &spliceCopier{src: la, dst: lb, count: aToBCount, done: make(chan struct{})}
+	ba := &spliceCopier{src: lb, dst: la, count: bToACount, done: make(chan struct{})}
 	stop := context.AfterFunc(ctx, s.cancel)
 	go func() {
 		ba.run()
@@ -146,6 +156,7 @@ type leg struct {
 // of the same type on dst.
 type spliceCopier struct {
 	src, dst *leg
+	count    Counter       // nil: not counted as it goes
 	done     chan struct{} // closed when run has returned
 
 	n         int64  // payload bytes copied; read by Splice after run returns
@@ -176,6 +187,9 @@ func (c *spliceCopier) run() {
 		// 16 KiB messages, about 20% faster at 64 KiB).
 		n, err := io.Copy(w, r)
 		c.n += n
+		if c.count != nil && n > 0 {
+			c.count.Add(float64(n))
+		}
 		if r.err != nil {
 			c.stop("read", r.err)
 			return

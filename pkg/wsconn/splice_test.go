@@ -316,3 +316,48 @@ func TestSpliceKeepsLiveIdlePeersAlive(t *testing.T) {
 		t.Fatalf("Splice err = %v", r.err)
 	}
 }
+
+// atomicCounter is a Counter a test can read while Splice runs.
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) Add(v float64) { c.n.Add(int64(v)) }
+
+// TestSpliceCountedMovesWhileOpen: the counters see each message's payload while the splice
+// runs, and end equal to what SpliceCounted returns.
+func TestSpliceCountedMovesWhileOpen(t *testing.T) {
+	s := newWSServer(t)
+	a, sa := s.dial(t)
+	b, sb := s.dial(t)
+	var ab, ba atomicCounter
+	res := make(chan spliceResult, 1)
+	go func() {
+		x, y, err := SpliceCounted(context.Background(), sa, sb, Options{}, &ab, &ba)
+		res <- spliceResult{x, y, err}
+	}()
+	defer func() { a.Close(); b.Close() }()
+	msg := randomBytes(t, 50000)
+	if err := a.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ab.n.Load() != int64(len(msg)); {
+		if time.Now().After(deadline) {
+			t.Fatalf("a→b counter = %d with the splice open, want %d", ab.n.Load(), len(msg))
+		}
+		time.Sleep(time.Millisecond) // polling interval
+	}
+	if err := b.WriteMessage(websocket.BinaryMessage, []byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	a.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_, _, _ = b.ReadMessage()
+	r := recv(t, res, 5*time.Second, "the splice to end")
+	if r.err != nil || r.aToB != ab.n.Load() || r.bToA != ba.n.Load() || r.bToA != int64(len("answer")) {
+		t.Fatalf("SpliceCounted = %d, %d, %v; counters %d, %d", r.aToB, r.bToA, r.err, ab.n.Load(), ba.n.Load())
+	}
+}

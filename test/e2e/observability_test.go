@@ -466,10 +466,9 @@ func TestObservabilityMetrics(t *testing.T) {
 	ws, resp, err := e.relayDial(t, tunnel.PathClient, e.clientQuery(), nil)
 	wantRefusal(t, ws, resp, err, http.StatusUnauthorized, tunnel.CodeBadToken)
 
-	// Client and server count a connection's bytes when it ends, just after the echo came
-	// back: wait for that.
+	// Bytes are counted as they are written, so each count may trail the echo by a moment.
 	p := float64(len(payload))
-	obsPoll(t, 10*time.Second, "the payload's stream to end at client and server", func() error {
+	obsPoll(t, 10*time.Second, "the payload counted at client and server", func() error {
 		for _, s := range []obsSeries{
 			{oc.reg, "sentinel_client_bytes_total", map[string]string{"direction": "local_to_server"}},
 			{oc.reg, "sentinel_client_bytes_total", map[string]string{"direction": "server_to_local"}},
@@ -502,7 +501,21 @@ func TestObservabilityMetrics(t *testing.T) {
 		t.Errorf("sentinel_client_streams_total = %v, want at least 2", streams)
 	}
 
-	// The relay counts a session's bytes when it ends: end bob's.
+	// The relay counts a session's bytes as it splices them: bob's session is still up.
+	obsPoll(t, 10*time.Second, "the payload counted at the relay while the session lives", func() error {
+		for _, dir := range []string{"client_to_server", "server_to_client"} {
+			s := obsSeries{relayReg, "sentinel_relay_bytes_total", map[string]string{"direction": dir}}
+			if d := obsMetric(t, s.reg, s.name, s.labels) - before[s.key()]; d < p {
+				return fmt.Errorf("%s moved by %v, want at least %v", s.key(), d, p)
+			}
+		}
+		return nil
+	})
+	if got := obsMetric(t, relayReg, "sentinel_relay_sessions_active", nil); got != 2 {
+		t.Fatalf("sentinel_relay_sessions_active = %v after counting, want bob's session still up", got)
+	}
+
+	// End bob's session.
 	if err := oc.c.Close(); err != nil {
 		t.Fatal(err)
 	}
